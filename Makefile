@@ -1,0 +1,41 @@
+# Spool: `make run` serves ./spool with the demo workspace; `make test` runs every test.
+SHELL := /bin/bash
+SWIFT ?= swift
+SPOOL_DIR ?= ./spool
+BIN_DIR = $(shell $(SWIFT) build --show-bin-path)
+APT_PACKAGES = libsqlite3-dev libcurl4-openssl-dev pkg-config
+
+.PHONY: all deps build run test format lint clean
+
+all: build
+
+# Installs the C libraries the package links, via apt, when they are missing.
+deps:
+	@if ! pkg-config --exists sqlite3 libcurl 2>/dev/null; then \
+		echo "installing $(APT_PACKAGES) (apt)"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(APT_PACKAGES) >/dev/null; \
+	fi
+
+build: deps
+	$(SWIFT) build --product spool
+
+# Builds, seeds the demo workspace if the database is empty, and serves $(SPOOL_DIR).
+run: build
+	@demo=$$($(BIN_DIR)/spool demo seed --spool $(SPOOL_DIR) | tr -d '\n '); \
+	echo "demo workspace and user: $$demo"; \
+	echo "in another shell: $(BIN_DIR)/spool send user/signed.up --spool $(SPOOL_DIR) --data '$$demo'"
+	exec $(BIN_DIR)/spool serve --spool $(SPOOL_DIR)
+
+test: deps
+	$(SWIFT) build --build-tests
+	SPOOL_BIN=$(BIN_DIR)/spool $(SWIFT) test --skip-build
+
+format:
+	$(SWIFT) format --in-place --recursive --configuration .swift-format Sources Tests Package.swift
+
+lint:
+	$(SWIFT) format lint --recursive --configuration .swift-format Sources Tests
+
+clean:
+	rm -rf .build

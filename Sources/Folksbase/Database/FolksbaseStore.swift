@@ -1,0 +1,201 @@
+import Foundation
+
+/// Folksbase's records: users, workspaces and their settings, contacts, and what the digest reads.
+///
+/// SQLite (`SQLiteFolksbaseStore`) is the embedded default; PostgreSQL implements the same
+/// protocol in deployments. Emails are compared trimmed and lower-cased.
+public protocol FolksbaseStore: Sendable {
+    func createUser(email: String, name: String) async throws -> User
+    func user(id: String) async throws -> User?
+    func user(email: String) async throws -> User?
+
+    /// Creates a workspace with default settings (everything on).
+    func createWorkspace(name: String) async throws -> Workspace
+    func workspace(id: String) async throws -> Workspace?
+    /// Adds `userID` to the workspace, or changes their role if they are a member already.
+    func addMember(workspaceID: String, userID: String, role: WorkspaceRole) async throws
+    /// The workspace's settings; the defaults when none were ever stored.
+    func settings(workspaceID: String) async throws -> WorkspaceSettings
+    func setSettings(_ settings: WorkspaceSettings) async throws
+
+    /// Adds a contact; a second contact with the same email in one workspace fails with `.constraint`.
+    func addContact(_ contact: NewContact, workspaceID: String) async throws -> Contact
+
+    /// Workspaces whose weekly digest is on, oldest first.
+    func digestWorkspaces() async throws -> [Workspace]
+    /// What happened in a workspace in `since ..< until`.
+    func workspaceSummary(workspaceID: String, since: Date, until: Date) async throws -> WorkspaceSummary
+    /// The members of a workspace, who receive its digest, by email.
+    func digestRecipients(workspaceID: String) async throws -> [User]
+
+    /// Creates the demo workspace and its owner once; later calls return the same ids.
+    func seedDemo() async throws -> DemoSeed
+}
+
+public struct User: Codable, Sendable, Hashable {
+    public var id: String
+    public var email: String
+    public var name: String
+    public var createdAt: Date
+
+    public init(id: String, email: String, name: String, createdAt: Date) {
+        self.id = id
+        self.email = email
+        self.name = name
+        self.createdAt = createdAt
+    }
+}
+
+public struct Workspace: Codable, Sendable, Hashable {
+    public var id: String
+    public var name: String
+    public var createdAt: Date
+
+    public init(id: String, name: String, createdAt: Date) {
+        self.id = id
+        self.name = name
+        self.createdAt = createdAt
+    }
+}
+
+public enum WorkspaceRole: String, Codable, Sendable, Hashable {
+    case owner
+    case admin
+    case member
+}
+
+public struct WorkspaceSettings: Codable, Sendable, Hashable {
+    public var workspaceId: String
+    public var notifyOnImport: Bool
+    public var notifyOnExport: Bool
+    public var weeklyDigest: Bool
+
+    public init(
+        workspaceId: String, notifyOnImport: Bool = true, notifyOnExport: Bool = true, weeklyDigest: Bool = true
+    ) {
+        self.workspaceId = workspaceId
+        self.notifyOnImport = notifyOnImport
+        self.notifyOnExport = notifyOnExport
+        self.weeklyDigest = weeklyDigest
+    }
+}
+
+/// A contact to add; the store assigns its id and times.
+public struct NewContact: Codable, Sendable, Hashable {
+    public var email: String
+    public var firstName: String?
+    public var lastName: String?
+    public var company: String?
+    public var phone: String?
+
+    public init(
+        email: String, firstName: String? = nil, lastName: String? = nil, company: String? = nil,
+        phone: String? = nil
+    ) {
+        self.email = email
+        self.firstName = firstName
+        self.lastName = lastName
+        self.company = company
+        self.phone = phone
+    }
+}
+
+public struct Contact: Codable, Sendable, Hashable {
+    public var id: String
+    public var workspaceId: String
+    public var email: String
+    public var firstName: String?
+    public var lastName: String?
+    public var company: String?
+    public var phone: String?
+    public var createdAt: Date
+    public var updatedAt: Date
+
+    public init(
+        id: String, workspaceId: String, email: String, firstName: String? = nil, lastName: String? = nil,
+        company: String? = nil, phone: String? = nil, createdAt: Date, updatedAt: Date
+    ) {
+        self.id = id
+        self.workspaceId = workspaceId
+        self.email = email
+        self.firstName = firstName
+        self.lastName = lastName
+        self.company = company
+        self.phone = phone
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+}
+
+/// A workspace's activity in a window, for the weekly digest.
+public struct WorkspaceSummary: Codable, Sendable, Hashable {
+    public var workspaceId: String
+    public var workspaceName: String
+    /// Start of the window, inclusive.
+    public var since: Date
+    /// End of the window, exclusive.
+    public var until: Date
+    public var contactsAdded: Int
+    public var importsCompleted: Int
+    public var importsFailed: Int
+    public var exportsCompleted: Int
+    public var exportsFailed: Int
+
+    public init(
+        workspaceId: String, workspaceName: String, since: Date, until: Date, contactsAdded: Int = 0,
+        importsCompleted: Int = 0, importsFailed: Int = 0, exportsCompleted: Int = 0, exportsFailed: Int = 0
+    ) {
+        self.workspaceId = workspaceId
+        self.workspaceName = workspaceName
+        self.since = since
+        self.until = until
+        self.contactsAdded = contactsAdded
+        self.importsCompleted = importsCompleted
+        self.importsFailed = importsFailed
+        self.exportsCompleted = exportsCompleted
+        self.exportsFailed = exportsFailed
+    }
+}
+
+/// The demo workspace and its owner, as `{"workspaceId": …, "userId": …}`.
+public struct DemoSeed: Codable, Sendable, Hashable {
+    public var workspaceId: String
+    public var userId: String
+
+    public init(workspaceId: String, userId: String) {
+        self.workspaceId = workspaceId
+        self.userId = userId
+    }
+}
+
+/// Record ids: a type prefix, `_`, and 16 random base-36 characters (about 82 bits).
+///
+/// For example `usr_k3j9x0q2m8c1v7bz`, `ws_…`, `ct_…`, `imp_…`, `exp_…`.
+public enum RecordID {
+    public static let user = "usr"
+    public static let workspace = "ws"
+    public static let contact = "ct"
+    public static let importJob = "imp"
+    public static let exportJob = "exp"
+
+    private static let alphabet = Array("0123456789abcdefghijklmnopqrstuvwxyz")
+
+    public static func make(_ prefix: String) -> String {
+        var generator = SystemRandomNumberGenerator()
+        return prefix + "_" + String((0..<16).map { _ in alphabet.randomElement(using: &generator)! })
+    }
+}
+
+/// How stores keep email addresses: trimmed and lower-cased, so equality is the uniqueness rule.
+enum StoredEmail {
+    static func normalize(_ email: String) -> String {
+        email.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+    }
+
+    /// Whether a normalized email looks like `local@domain`: one `@`, both sides non-empty, no spaces.
+    static func isPlausible(_ email: String) -> Bool {
+        let parts = email.split(separator: "@", omittingEmptySubsequences: false)
+        return parts.count == 2 && !parts[0].isEmpty && !parts[1].isEmpty && email.utf8.count <= 320
+            && !email.contains(where: { $0.isWhitespace || $0 == "<" || $0 == ">" })
+    }
+}

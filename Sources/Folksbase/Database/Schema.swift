@@ -1,0 +1,114 @@
+/// Folksbase's SQLite schema as numbered migrations; `PRAGMA user_version` counts those applied.
+///
+/// Times are INTEGER milliseconds since the epoch (UTC). Emails are stored trimmed and lower-cased,
+/// so plain equality is the uniqueness rule. Append new migrations; never edit a shipped one.
+enum Schema {
+    static let migrations: [String] = [
+        """
+        CREATE TABLE workspaces (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            created_at INTEGER NOT NULL
+        );
+        CREATE INDEX workspaces_name ON workspaces(name);
+
+        CREATE TABLE users (
+            id TEXT PRIMARY KEY,
+            email TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL,
+            created_at INTEGER NOT NULL
+        );
+
+        CREATE TABLE workspace_members (
+            workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+            user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            role TEXT NOT NULL CHECK (role IN ('owner', 'admin', 'member')),
+            PRIMARY KEY (workspace_id, user_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX workspace_members_user ON workspace_members(user_id);
+
+        CREATE TABLE workspace_settings (
+            workspace_id TEXT PRIMARY KEY REFERENCES workspaces(id) ON DELETE CASCADE,
+            notify_on_import INTEGER NOT NULL DEFAULT 1 CHECK (notify_on_import IN (0, 1)),
+            notify_on_export INTEGER NOT NULL DEFAULT 1 CHECK (notify_on_export IN (0, 1)),
+            weekly_digest INTEGER NOT NULL DEFAULT 1 CHECK (weekly_digest IN (0, 1))
+        );
+
+        CREATE TABLE contacts (
+            id TEXT PRIMARY KEY,
+            workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+            email TEXT NOT NULL,
+            first_name TEXT,
+            last_name TEXT,
+            company TEXT,
+            phone TEXT,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL,
+            UNIQUE (workspace_id, email)
+        );
+        -- The digest counts new contacts per workspace and window. Keyset export pages through
+        -- (workspace_id, email), which the UNIQUE constraint's index already serves.
+        CREATE INDEX contacts_workspace_created ON contacts(workspace_id, created_at);
+
+        CREATE TABLE imports (
+            id TEXT PRIMARY KEY,
+            workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+            user_id TEXT NOT NULL REFERENCES users(id),
+            status TEXT NOT NULL DEFAULT 'processing' CHECK (status IN ('processing', 'completed', 'failed')),
+            blob_url TEXT NOT NULL,
+            file_name TEXT NOT NULL,
+            column_mapping TEXT NOT NULL DEFAULT '{}',
+            total_rows INTEGER NOT NULL DEFAULT 0,
+            inserted INTEGER NOT NULL DEFAULT 0,
+            updated INTEGER NOT NULL DEFAULT 0,
+            skipped INTEGER NOT NULL DEFAULT 0,
+            error_log TEXT NOT NULL DEFAULT '[]',
+            error TEXT,
+            created_at INTEGER NOT NULL,
+            completed_at INTEGER
+        );
+        -- completed_at is set when an import or export ends, completed or failed.
+        CREATE INDEX imports_workspace_completed ON imports(workspace_id, completed_at);
+
+        CREATE TABLE exports (
+            id TEXT PRIMARY KEY,
+            workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+            user_id TEXT NOT NULL REFERENCES users(id),
+            status TEXT NOT NULL DEFAULT 'processing' CHECK (status IN ('processing', 'completed', 'failed')),
+            blob_url TEXT,
+            row_count INTEGER NOT NULL DEFAULT 0,
+            error TEXT,
+            created_at INTEGER NOT NULL,
+            completed_at INTEGER
+        );
+        CREATE INDEX exports_workspace_completed ON exports(workspace_id, completed_at);
+        """
+    ]
+
+    /// The version a fully migrated database reports.
+    static var version: Int64 { Int64(migrations.count) }
+
+    /// Applies the migrations `connection`'s database has not had yet.
+    ///
+    /// Safe when several processes open the file at once: `BEGIN IMMEDIATE` lets one migrate
+    /// while the others wait, and they then find nothing left to do.
+    static func migrate(_ connection: SQLiteConnection) throws {
+        let current = try connection.read { db in try userVersion(db) }
+        if current == version { return }
+        try connection.transaction { db in
+            let current = try userVersion(db)
+            guard current <= version else {
+                throw FolksbaseError(
+                    .database,
+                    "\(connection.path) has schema version \(current), newer than this build's \(version); "
+                        + "run a newer folksbase")
+            }
+            for sql in migrations.dropFirst(Int(current)) { try db.executeScript(sql) }
+            try db.executeScript("PRAGMA user_version = \(version)")
+        }
+    }
+
+    private static func userVersion(_ db: SQLiteConnection.Session) throws -> Int64 {
+        try db.fetchOne("PRAGMA user_version") { $0.int64(at: 0) } ?? 0
+    }
+}

@@ -1,0 +1,8 @@
+import SpoolEngine
+
+/// Every folksbase function, wired to its services.
+public enum FolksbaseFunctions {
+    public static func all(_ services: FolksbaseServices) -> [SpoolFunction] {
+        [SendWelcome.function(services), WeeklyDigest.function(services)]
+    }
+}

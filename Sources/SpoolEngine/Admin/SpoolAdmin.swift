@@ -1,0 +1,178 @@
+import Foundation
+
+/// What an operator does to runs: list, show, retry, replay and cancel them.
+///
+/// Works on the files alone, so it runs beside (or without) a server; a server notices
+/// runs that appear in `runs/` through inotify.
+public struct SpoolAdmin: Sendable {
+    public enum CancelOutcome: Sendable, Equatable {
+        case cancelled
+        /// A process is executing the run; it stops at its next step boundary.
+        case requested
+    }
+
+    public let layout: SpoolLayout
+    let writer: DurableWriter
+    let clock: any SpoolClock
+
+    public init(layout: SpoolLayout, writer: DurableWriter = DurableWriter(), clock: any SpoolClock = SystemClock()) {
+        self.layout = layout
+        self.writer = writer
+        self.clock = clock
+    }
+
+    private var locator: RunLocator { RunLocator(layout: layout) }
+
+    public func runs(status: RunStatus? = nil, function: String? = nil) throws -> [RunSummary] {
+        let folders: Set<String> =
+            switch status {
+            case nil: ["runs", "done", "failed", "cancelled"]
+            case .completed?: ["done"]
+            case .failed?: ["failed"]
+            case .cancelled?: ["cancelled"]
+            default: ["runs"]
+            }
+        return try locator.all(in: folders).compactMap { location in
+            guard let record = try? RunRecord.read(from: location.directory + "/" + RunFiles.record) else { return nil }
+            if let status, record.status != status { return nil }
+            if let function, record.function != function { return nil }
+            return RunSummary(
+                id: record.id.rawValue, function: record.function, status: record.status, folder: location.folder,
+                event: record.eventName, createdAt: record.createdAt, finishedAt: record.finishedAt,
+                wakeAt: record.wakeAt, error: record.lastError?.message)
+        }
+    }
+
+    public func detail(_ id: RunID) throws -> RunDetail {
+        let location = try locate(id)
+        let record = try RunRecord.read(from: location.directory + "/" + RunFiles.record)
+        let log = RunLog.read(location.directory + "/" + RunFiles.log)
+        return RunDetail(
+            record: record, folder: location.folder, directory: location.directory,
+            steps: try steps(in: location.directory + "/" + RunFiles.steps, log: log, prefix: "", record: record),
+            onFailureSteps: try steps(
+                in: location.directory + "/" + RunFiles.onFailureSteps, log: log, prefix: "on-failure/", record: record),
+            log: log)
+    }
+
+    /// Moves a failed run back into `runs/`; it resumes at the step that failed.
+    public func retry(_ id: RunID) async throws {
+        let directory = layout.failedRun(id)
+        guard Disk.isDirectory(directory) else {
+            let location = try locate(id)
+            throw SpoolError(
+                .conflict, "run \(id) is in \(location.folder)/, not failed/; only failed runs can be retried")
+        }
+        let now = clock.now()
+        var record = try RunRecord.read(from: directory + "/" + RunFiles.record)
+        record.status = .queued
+        record.attempt = 0
+        record.wakeAt = nil
+        record.finishedAt = nil
+        record.manualRetries = (record.manualRetries ?? 0) + 1
+        record.updatedAt = UTCTime.iso8601(now)
+        let failureSteps = directory + "/" + RunFiles.onFailureSteps
+        if Disk.exists(failureSteps) {
+            var attempt = 1
+            while Disk.exists(failureSteps + ".\(attempt)") { attempt += 1 }
+            try await writer.move(failureSteps, to: failureSteps + ".\(attempt)")
+        }
+        try await writer.publish(try record.encoded(), at: directory + "/" + RunFiles.record)
+        try await RunLog(runDirectory: directory, writer: writer).append(
+            RunLogEntry(at: now, kind: .requeued, step: record.currentStep))
+        try await writer.move(directory, to: layout.liveRun(id))
+    }
+
+    /// Starts a new run of the same function from the same event; returns its id.
+    public func replay(_ id: RunID) async throws -> RunID {
+        let location = try locate(id)
+        let record = try RunRecord.read(from: location.directory + "/" + RunFiles.record)
+        let event = try RunExecutor.readEvent(directory: location.directory)
+        let now = clock.now()
+        let newID = RunID(date: now, function: record.function)
+        let builder = RunBuilder(layout: layout)
+        try await writer.perform {
+            let staging = try builder.stage(
+                id: newID, function: record.function, event: event, eventID: record.eventID, now: now, replayOf: id)
+            try builder.publish([(staging, newID)])
+        }
+        return newID
+    }
+
+    /// Cancels a live run: at once if no process is executing it, else at its next step boundary.
+    public func cancel(_ id: RunID) async throws -> CancelOutcome {
+        let directory = layout.liveRun(id)
+        guard Disk.isDirectory(directory) else {
+            let location = try locate(id)
+            throw SpoolError(
+                .conflict, "run \(id) is in \(location.folder)/; only live runs (in runs/) can be cancelled")
+        }
+        let now = clock.now()
+        let request = ["requestedAt": UTCTime.iso8601(now), "by": ProcessIdentity.current]
+        try await writer.publish(try SpoolJSON.encoder.encode(request), at: directory + "/" + RunFiles.cancelRequest)
+        guard let lock = try RunLock.tryAcquire(runDirectory: directory) else {
+            return Disk.exists(directory) ? .requested : .cancelled
+        }
+        defer { withExtendedLifetime(lock) {} }
+        var record = try RunRecord.read(from: directory + "/" + RunFiles.record)
+        record.status = .cancelled
+        record.finishedAt = UTCTime.iso8601(now)
+        record.updatedAt = record.finishedAt!
+        record.wakeAt = nil
+        try await writer.publish(try record.encoded(), at: directory + "/" + RunFiles.record)
+        try await RunLog(runDirectory: directory, writer: writer).append(RunLogEntry(at: now, kind: .cancelled))
+        try await RunMover(layout: layout, writer: writer).moveLiveRun(id, to: .cancelled, at: now)
+        return .cancelled
+    }
+
+    private func locate(_ id: RunID) throws -> RunLocation {
+        guard let location = try locator.find(id) else {
+            throw SpoolError(.notFound, "no run \(id) in \(layout.root) (see `spool runs`)")
+        }
+        return location
+    }
+
+    /// Steps from the step files and the log: attempts, duration of the last attempt, last error.
+    private func steps(in folder: String, log: [RunLogEntry], prefix: String, record: RunRecord) throws -> [StepSummary]
+    {
+        var order: [String] = []
+        var byID: [String: StepSummary] = [:]
+        func entry(_ id: String) -> StepSummary {
+            if byID[id] == nil {
+                order.append(id)
+                byID[id] = StepSummary(id: id, state: .failed, attempts: 0)
+            }
+            return byID[id]!
+        }
+        for line in log {
+            guard let name = line.step, name.hasPrefix(prefix) || prefix.isEmpty,
+                !(prefix.isEmpty && name.hasPrefix("on-failure/"))
+            else { continue }
+            let id = String(name.dropFirst(prefix.count))
+            var step = entry(id)
+            switch line.kind {
+            case .stepCompleted:
+                step.attempts = max(step.attempts, line.attempt ?? step.attempts + 1)
+                step.state = .completed
+                step.durationMs = line.durationMs
+            case .stepFailed:
+                step.attempts = max(step.attempts, line.attempt ?? step.attempts + 1)
+                step.state = line.wakeAt == nil ? .failed : .retrying
+                step.error = line.error
+            case .sleeping:
+                step.state = .sleeping
+            default:
+                continue
+            }
+            byID[id] = step
+        }
+        for name in try Disk.listVisible(folder) where name.hasSuffix(".json") {
+            let id = String(name.dropLast(5))
+            var step = entry(id)
+            step.state = .completed
+            step.attempts = max(step.attempts, 1)
+            byID[id] = step
+        }
+        return order.compactMap { byID[$0] }
+    }
+}

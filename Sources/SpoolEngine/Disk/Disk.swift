@@ -1,0 +1,151 @@
+import CSpoolSystem
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Thin, throwing wrappers over the POSIX calls the spool needs; every error names the path.
+public enum Disk {
+    public static func makeDirectory(_ path: String, mode: mode_t = 0o700) throws {
+        if mkdir(path, mode) != 0 && errno != EEXIST { throw SpoolError.system("mkdir", path: path) }
+    }
+
+    /// Creates a directory and any missing parents (`mkdir -p`).
+    public static func makeDirectories(_ path: String, mode: mode_t = 0o700) throws {
+        if isDirectory(path) { return }
+        let parent = parent(of: path)
+        if parent != path && parent != "." && parent != "/" { try makeDirectories(parent, mode: mode) }
+        try makeDirectory(path, mode: mode)
+    }
+
+    public static func exists(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0
+    }
+
+    public static func isDirectory(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    /// The names in a directory, without `.` and `..`; an absent directory lists as empty.
+    public static func list(_ path: String) throws -> [String] {
+        guard let dir = opendir(path) else {
+            if errno == ENOENT { return [] }
+            throw SpoolError.system("opendir", path: path)
+        }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: Int(NAME_MAX) + 1) { String(cString: $0) }
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    /// Names that are work: everything not starting with a dot (temp files, rsync's, editors').
+    public static func listVisible(_ path: String) throws -> [String] {
+        try list(path).filter { !$0.hasPrefix(".") }
+    }
+
+    /// Reads a whole regular file; refuses anything else (FIFOs, devices) so a reader never blocks.
+    public static func read(_ path: String, limit: Int = 64 << 20) throws -> Data {
+        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { throw SpoolError.system("open", path: path) }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw SpoolError.system("fstat", path: path) }
+        guard (info.st_mode & S_IFMT) == S_IFREG else {
+            throw SpoolError(.invalidInput, "\(path) is not a regular file")
+        }
+        guard Int(info.st_size) <= limit else {
+            throw SpoolError(.invalidInput, "\(path) is \(info.st_size) bytes, over the limit of \(limit)")
+        }
+        var data = Data(count: Int(info.st_size))
+        var total = 0
+        while true {
+            if total == data.count { data.count += 4096 }
+            let n = data.withUnsafeMutableBytes { buffer in
+                Glibc.read(fd, buffer.baseAddress! + total, buffer.count - total)
+            }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw SpoolError.system("read", path: path)
+            }
+            if n == 0 { break }
+            total += n
+            if total > limit { throw SpoolError(.invalidInput, "\(path) grew over the limit of \(limit) bytes") }
+        }
+        data.count = total
+        return data
+    }
+
+    /// Renames without any flush; callers that need durability go through `DurableWriter`.
+    public static func rename(_ from: String, _ to: String) throws {
+        if Glibc.rename(from, to) != 0 { throw SpoolError.system("rename", path: "\(from) -> \(to)") }
+    }
+
+    /// Renames only if `to` does not exist yet (`renameat2(RENAME_NOREPLACE)`).
+    public static func renameNoReplace(_ from: String, _ to: String) throws {
+        if cspool_rename_noreplace(from, to) != 0 { throw SpoolError.system("rename", path: "\(from) -> \(to)") }
+    }
+
+    public static func fsyncDirectory(_ path: String) throws {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw SpoolError.system("open", path: path) }
+        defer { close(fd) }
+        if fsync(fd) != 0 { throw SpoolError.system("fsync", path: path) }
+    }
+
+    public static func removeFile(_ path: String) throws {
+        if unlink(path) != 0 && errno != ENOENT { throw SpoolError.system("unlink", path: path) }
+    }
+
+    /// Removes a directory tree (used for retention pruning and undoing our own staging).
+    public static func removeTree(_ path: String) throws {
+        if isDirectory(path) {
+            for name in try list(path) { try removeTree(path + "/" + name) }
+            if rmdir(path) != 0 && errno != ENOENT { throw SpoolError.system("rmdir", path: path) }
+        } else {
+            try removeFile(path)
+        }
+    }
+
+    /// Modification time, or nil when the file is gone.
+    public static func modificationDate(_ path: String) -> Date? {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return nil }
+        return Date(timeIntervalSince1970: Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9)
+    }
+
+    public static func parent(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+
+    public static func name(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return path }
+        return String(path[path.index(after: slash)...])
+    }
+
+    /// A name no other process or host will produce: pid, a counter and random bits.
+    public static func uniqueSuffix() -> String {
+        let count = UniqueCounter.next()
+        return "\(getpid())-\(count)-\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
+    }
+}
+
+private enum UniqueCounter {
+    private static let value = LockedValue<UInt64>(0)
+    static func next() -> UInt64 {
+        value.withLock {
+            $0 += 1
+            return $0
+        }
+    }
+}

@@ -1,0 +1,108 @@
+import Dispatch
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// The one component through which the spool makes anything durable (write rules 1, 4 and 5).
+///
+/// A publish writes `.<name>.tmp-<unique>` beside the target, fsyncs it, renames it into place
+/// and fsyncs the directory; only then does the call return. An fsync error fails the call and
+/// is never retried (a failed fsync may have dropped the dirty pages). Blocking I/O runs on the
+/// writer's own threads, so waiting on the disk never holds a thread of the cooperative pool.
+public final class DurableWriter: Sendable {
+    private let queue = DispatchQueue(label: "spool.durable-writer", attributes: .concurrent)
+
+    public init() {}
+
+    /// Atomically replaces (or creates) `path` with `data`, durably.
+    public func publish(_ data: Data, at path: String) async throws {
+        try await onWriterThread { try Self.publishNow(data, at: path) }
+    }
+
+    /// Renames `source` to `target` and flushes both directories. With `replace: false` an
+    /// existing target is an error (`EEXIST`), so two movers never overwrite each other.
+    public func move(_ source: String, to target: String, replace: Bool = false) async throws {
+        try await onWriterThread {
+            if replace { try Disk.rename(source, target) } else { try Disk.renameNoReplace(source, target) }
+            let from = Disk.parent(of: source)
+            let to = Disk.parent(of: target)
+            try Disk.fsyncDirectory(to)
+            if from != to { try Disk.fsyncDirectory(from) }
+        }
+    }
+
+    /// Creates a directory (and records its entry durably in its parent).
+    public func makeDirectory(_ path: String) async throws {
+        try await onWriterThread {
+            guard !Disk.isDirectory(path) else { return }
+            try Disk.makeDirectory(path)
+            try Disk.fsyncDirectory(Disk.parent(of: path))
+        }
+    }
+
+    /// Appends one line to an append-only file (created if absent), then fdatasyncs it.
+    public func append(line: Data, to path: String) async throws {
+        try await onWriterThread {
+            let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+            guard fd >= 0 else { throw SpoolError.system("open", path: path) }
+            defer { close(fd) }
+            var line = line
+            if line.last != UInt8(ascii: "\n") { line.append(UInt8(ascii: "\n")) }
+            try Self.writeAll(fd, line, path: path)
+            if fdatasync(fd) != 0 { throw SpoolError.system("fdatasync", path: path) }
+        }
+    }
+
+    /// Runs a block of file work on the writer's threads (for callers that stage several files).
+    public func perform<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await onWriterThread(work)
+    }
+
+    /// The synchronous publish, for code already on a writer thread.
+    public static func publishNow(_ data: Data, at path: String) throws {
+        let directory = Disk.parent(of: path)
+        let temp = directory + "/." + Disk.name(of: path) + ".tmp-" + Disk.uniqueSuffix()
+        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else { throw SpoolError.system("create", path: temp) }
+        do {
+            try writeAll(fd, data, path: temp)
+            if fsync(fd) != 0 { throw SpoolError.system("fsync", path: temp) }
+            close(fd)
+        } catch {
+            close(fd)
+            unlink(temp)
+            throw error
+        }
+        do {
+            try Disk.rename(temp, path)
+        } catch {
+            unlink(temp)
+            throw error
+        }
+        try Disk.fsyncDirectory(directory)
+    }
+
+    private static func writeAll(_ fd: Int32, _ data: Data, path: String) throws {
+        try data.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let n = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw SpoolError.system("write", path: path)
+                }
+                offset += n
+            }
+        }
+    }
+
+    private func onWriterThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.async { continuation.resume(with: Result { try work() }) }
+        }
+    }
+}

@@ -1,0 +1,31 @@
+import Foundation
+
+/// Writes events into `incoming/` the way any producer should: a file in `tmp/`, then a rename.
+public struct EventProducer: Sendable {
+    public let layout: SpoolLayout
+    let writer: DurableWriter
+
+    public init(layout: SpoolLayout, writer: DurableWriter = DurableWriter()) {
+        self.layout = layout
+        self.writer = writer
+    }
+
+    /// Validates and enqueues events; returns the path of the file in `incoming/`.
+    @discardableResult
+    public func send(_ events: [Event]) async throws -> String {
+        for (index, event) in events.enumerated() {
+            let value = try JSONDecoder().decode(JSONValue.self, from: SpoolJSON.lineEncoder.encode(event))
+            if case .failure(let invalid) = EventParser.validate(value, at: events.count > 1 ? "[\(index)]" : "") {
+                throw SpoolError(.invalidInput, "the event is not valid: " + invalid.problems.joined(separator: "; "))
+            }
+        }
+        let body: Data =
+            events.count == 1 ? try SpoolJSON.lineEncoder.encode(events[0]) : try SpoolJSON.lineEncoder.encode(events)
+        let name = UTCTime.compact(Date()) + "-" + Disk.uniqueSuffix() + ".json"
+        let staged = layout.tmp + "/" + name
+        let target = layout.incoming + "/" + name
+        try await writer.publish(body, at: staged)
+        try await writer.move(staged, to: target)
+        return target
+    }
+}

@@ -1,0 +1,39 @@
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Moves input that cannot be accepted to `rejected/<name>` beside `<name>.reason.json`; never deletes it.
+struct Rejection: Sendable {
+    struct Reason: Codable {
+        var file: String
+        var reason: String
+        var problems: [String]?
+        var rejectedAt: String
+        var hint: String
+    }
+
+    let layout: SpoolLayout
+
+    /// Runs on a writer thread. Returns the rejected file's path.
+    @discardableResult
+    func reject(_ source: String, originalName: String, reason: String, problems: [String] = [], now: Date) throws
+        -> String
+    {
+        var name = SafeName.isSafe(originalName) ? originalName : SafeName.encode(originalName)
+        if Disk.exists(layout.rejected + "/" + name) || Disk.exists(layout.rejected + "/" + name + ".reason.json") {
+            name = UTCTime.compact(now) + "-" + Disk.uniqueSuffix() + "-" + name
+        }
+        let explanation = Reason(
+            file: "incoming/" + originalName, reason: reason, problems: problems.isEmpty ? nil : problems,
+            rejectedAt: UTCTime.iso8601(now),
+            hint: "fix the file and move it back into incoming/ (write it in tmp/ first, then rename)")
+        try DurableWriter.publishNow(
+            try SpoolJSON.encoder.encode(explanation), at: layout.rejected + "/" + name + ".reason.json")
+        let target = layout.rejected + "/" + name
+        try Disk.renameNoReplace(source, target)
+        try Disk.fsyncDirectory(layout.rejected)
+        return target
+    }
+}

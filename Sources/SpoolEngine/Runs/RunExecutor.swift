@@ -1,0 +1,277 @@
+import Foundation
+import Logging
+
+/// Executes one run under its lock: re-enters the function, then records the outcome.
+struct RunExecutor: Sendable {
+    /// What became of a run after an execution attempt; tells the scheduler what to do next.
+    enum Outcome: Sendable, Equatable {
+        /// Finished (completed, failed or cancelled) and moved out of `runs/`, or gone already.
+        case finished
+        /// Still live: try again at the date (retry, sleep, or not due yet).
+        case wake(at: Date)
+        /// Another process holds the run's lock.
+        case busy
+        /// Left queued because this process is stopping.
+        case stopped
+    }
+
+    let layout: SpoolLayout
+    let registry: FunctionRegistry
+    let writer: DurableWriter
+    let clock: any SpoolClock
+    let logger: Logger
+    let isStopping: @Sendable () -> Bool
+
+    func execute(_ id: RunID) async -> Outcome {
+        let directory = layout.liveRun(id)
+        do {
+            guard let lock = try RunLock.tryAcquire(runDirectory: directory) else {
+                return Disk.exists(directory) ? .busy : .finished
+            }
+            defer { withExtendedLifetime(lock) {} }
+            return try await executeLocked(id, directory: directory)
+        } catch {
+            logger.error("run \(id) could not be executed: \(error); it will be tried again")
+            return .wake(at: clock.now().addingTimeInterval(5))
+        }
+    }
+
+    private func executeLocked(_ id: RunID, directory: String) async throws -> Outcome {
+        guard Disk.exists(directory + "/run.json") else { return .finished }
+        var record = try RunRecord.read(from: directory + "/run.json")
+        let now = clock.now()
+        let log = RunLog(runDirectory: directory, writer: writer)
+        if Disk.exists(directory + "/" + RunFiles.cancelRequest) {
+            try await finish(&record, as: .cancelled, directory: directory, log: log)
+            return .finished
+        }
+        if let wake = record.wakeDate, wake > now,
+            record.status == .retrying || record.status == .sleeping
+                || record.status == .failing
+        {
+            return .wake(at: wake)
+        }
+        guard let function = registry[record.function] else {
+            logger.warning("run \(id) is for function \(record.function), which this process does not serve")
+            return .wake(at: now.addingTimeInterval(60))
+        }
+        let event = try Self.readEvent(directory: directory)
+        if record.status == .failing {
+            return try await runFailureHandler(function, event: event, record: &record, directory: directory, log: log)
+        }
+
+        let resumed = record
+        record.status = .running
+        record.startedAt = record.startedAt ?? UTCTime.iso8601(now)
+        record.updatedAt = UTCTime.iso8601(now)
+        try await writer.publish(try record.encoded(), at: directory + "/run.json")
+        try? await log.append(
+            RunLogEntry(at: now, kind: .started, step: record.currentStep, attempt: record.attempt + 1))
+
+        let step = try makeStep(
+            id, folder: directory + "/" + RunFiles.steps, logPrefix: "", record: resumed, retry: function.retry,
+            log: log)
+        let context = RunContext(
+            event: event, runID: id, functionID: function.id, step: step, logger: runLogger(id))
+        var thrown: Error?
+        do {
+            try await function.handler(context)
+        } catch {
+            thrown = error
+        }
+        return try await settle(
+            function, event: event, record: &record, directory: directory, log: log,
+            interruption: step.recordedInterruption, thrown: thrown)
+    }
+
+    /// Records what the handler's end means: done, a retry, a sleep, a stop, or a failure.
+    private func settle(
+        _ function: SpoolFunction, event: Event, record: inout RunRecord, directory: String, log: RunLog,
+        interruption: StepInterruption?, thrown: Error?
+    ) async throws -> Outcome {
+        let now = clock.now()
+        switch interruption ?? thrown.map({ betweenStepsFailure($0, record: record, retry: function.retry) }) {
+        case nil:
+            try await finish(&record, as: .completed, directory: directory, log: log)
+            return .finished
+        case .retry(let step, let at, let error):
+            record.attempt = record.currentStep == step ? record.attempt + 1 : 1
+            record.currentStep = step
+            record.status = .retrying
+            record.wakeAt = UTCTime.iso8601(at)
+            record.lastError = error
+            record.updatedAt = UTCTime.iso8601(now)
+            try await writer.publish(try record.encoded(), at: directory + "/run.json")
+            try? await log.append(
+                RunLogEntry(
+                    at: now, kind: .stepFailed, step: step, attempt: record.attempt, error: error.message, wakeAt: at))
+            return .wake(at: at)
+        case .sleep(let step, let until):
+            record.status = .sleeping
+            record.currentStep = step
+            record.attempt = 0
+            record.wakeAt = UTCTime.iso8601(until)
+            record.updatedAt = UTCTime.iso8601(now)
+            try await writer.publish(try record.encoded(), at: directory + "/run.json")
+            try? await log.append(RunLogEntry(at: now, kind: .sleeping, step: step, wakeAt: until))
+            return .wake(at: until)
+        case .cancelled:
+            try await finish(&record, as: .cancelled, directory: directory, log: log)
+            return .finished
+        case .stopping:
+            record.status = .queued
+            record.updatedAt = UTCTime.iso8601(now)
+            try await writer.publish(try record.encoded(), at: directory + "/run.json")
+            try? await log.append(RunLogEntry(at: now, kind: .interrupted))
+            return .stopped
+        case .fatal(let error):
+            try? await log.append(
+                RunLogEntry(
+                    at: now, kind: .stepFailed, step: error.step, attempt: record.attempt + 1, error: error.message))
+            record.status = .failing
+            record.lastError = error
+            record.attempt = 0
+            record.wakeAt = nil
+            record.updatedAt = UTCTime.iso8601(now)
+            try await writer.publish(try record.encoded(), at: directory + "/run.json")
+            try? await log.append(RunLogEntry(at: now, kind: .failing, step: error.step, error: error.message))
+            return try await runFailureHandler(function, event: event, record: &record, directory: directory, log: log)
+        }
+    }
+
+    /// An error thrown outside any step counts as a failed attempt of the function itself.
+    private func betweenStepsFailure(_ error: Error, record: RunRecord, retry: RetryPolicy) -> StepInterruption {
+        let now = clock.now()
+        let nonRetriable = error is NonRetriableError
+        let recorded = RecordedError(
+            message: String(describing: error), step: nil, type: String(describing: type(of: error)),
+            nonRetriable: nonRetriable, at: now)
+        let attempt = (record.currentStep == RunFiles.betweenSteps ? record.attempt : 0) + 1
+        if nonRetriable || attempt > retry.retries { return .fatal(recorded) }
+        var at = now.addingTimeInterval(retry.delay(afterFailedAttempts: attempt))
+        if let retryAfter = error as? RetryAfterError { at = retryAfter.at }
+        return .retry(step: RunFiles.betweenSteps, at: at, error: recorded)
+    }
+
+    /// Runs `onFailure` (memoized in `on-failure/`), then moves the run to `failed/`.
+    private func runFailureHandler(
+        _ function: SpoolFunction, event: Event, record: inout RunRecord, directory: String, log: RunLog
+    ) async throws -> Outcome {
+        guard let onFailure = function.onFailure, let error = record.lastError else {
+            try await finish(&record, as: .failed, directory: directory, log: log)
+            return .finished
+        }
+        let folder = directory + "/" + RunFiles.onFailureSteps
+        try await writer.makeDirectory(folder)
+        let step = try makeStep(
+            record.id, folder: folder, logPrefix: RunFiles.onFailureSteps + "/", record: record, retry: function.retry,
+            log: log)
+        let context = FailureContext(
+            event: event, runID: record.id, functionID: function.id, error: error, step: step,
+            logger: runLogger(record.id))
+        var thrown: Error?
+        do {
+            try await onFailure(context)
+        } catch {
+            thrown = error
+        }
+        let now = clock.now()
+        switch step.recordedInterruption {
+        case .retry(let failedStep, let at, let stepError):
+            record.attempt = record.currentStep == failedStep ? record.attempt + 1 : 1
+            record.currentStep = failedStep
+            record.wakeAt = UTCTime.iso8601(at)
+            record.updatedAt = UTCTime.iso8601(now)
+            try await writer.publish(try record.encoded(), at: directory + "/run.json")
+            try? await log.append(
+                RunLogEntry(
+                    at: now, kind: .stepFailed, step: "on-failure/" + failedStep, attempt: record.attempt,
+                    error: stepError.message, wakeAt: at))
+            return .wake(at: at)
+        case .sleep(_, let until):
+            record.wakeAt = UTCTime.iso8601(until)
+            try await writer.publish(try record.encoded(), at: directory + "/run.json")
+            return .wake(at: until)
+        case .stopping:
+            return .stopped
+        case .cancelled:
+            try await finish(&record, as: .cancelled, directory: directory, log: log)
+            return .finished
+        case .fatal(let stepError):
+            try? await log.append(
+                RunLogEntry(
+                    at: now, kind: .stepFailed, step: stepError.step.map { "on-failure/" + $0 },
+                    error: "onFailure gave up: " + stepError.message))
+        case nil:
+            if let thrown {
+                try? await log.append(RunLogEntry(at: now, kind: .stepFailed, error: "onFailure threw: \(thrown)"))
+            } else {
+                try? await log.append(RunLogEntry(at: now, kind: .onFailureCompleted))
+            }
+        }
+        try await finish(&record, as: .failed, directory: directory, log: log)
+        return .finished
+    }
+
+    /// Writes the final run.json and moves the run directory into its state folder.
+    private func finish(_ record: inout RunRecord, as status: RunStatus, directory: String, log: RunLog) async throws {
+        let now = clock.now()
+        record.status = status
+        record.finishedAt = UTCTime.iso8601(now)
+        record.updatedAt = record.finishedAt!
+        record.wakeAt = nil
+        if status == .completed {
+            record.currentStep = nil
+            record.attempt = 0
+        }
+        try await writer.publish(try record.encoded(), at: directory + "/run.json")
+        let kind: RunLogEntry.Kind = status == .completed ? .completed : status == .failed ? .failed : .cancelled
+        try? await log.append(
+            RunLogEntry(at: now, kind: kind, error: status == .failed ? record.lastError?.message : nil))
+        try await RunMover(layout: layout, writer: writer).moveLiveRun(record.id, to: status, at: now)
+        logger.info("run \(record.id) \(status.rawValue)")
+    }
+
+    private func makeStep(
+        _ id: RunID, folder: String, logPrefix: String, record: RunRecord, retry: RetryPolicy, log: RunLog
+    ) throws -> Step {
+        let cancelPath = layout.liveRun(id) + "/" + RunFiles.cancelRequest
+        let isStopping = self.isStopping
+        return try Step(
+            runID: id, directory: folder, record: record, retry: retry, writer: writer, clock: clock, log: log,
+            logPrefix: logPrefix,
+            checkInterruption: {
+                if Disk.exists(cancelPath) { return .cancelled }
+                if isStopping() { return .stopping }
+                return nil
+            })
+    }
+
+    private func runLogger(_ id: RunID) -> Logger {
+        var logger = self.logger
+        logger[metadataKey: "run"] = "\(id)"
+        return logger
+    }
+
+    static func readEvent(directory: String) throws -> Event {
+        let path = directory + "/" + RunFiles.event
+        do {
+            return try JSONDecoder().decode(Event.self, from: Disk.read(path))
+        } catch {
+            throw SpoolError(.invalidInput, "\(path) is not a valid event: \(describe(error))")
+        }
+    }
+}
+
+/// Names of the files inside a run directory.
+public enum RunFiles {
+    public static let event = "event.json"
+    public static let record = "run.json"
+    public static let log = "log.jsonl"
+    public static let steps = "steps"
+    public static let onFailureSteps = "on-failure"
+    /// Written by `spool cancel`; the run stops at its next step boundary.
+    public static let cancelRequest = "cancel.json"
+    /// The pseudo-step under which errors thrown between steps are counted.
+    static let betweenSteps = "(between-steps)"
+}

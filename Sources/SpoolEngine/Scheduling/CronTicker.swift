@@ -1,0 +1,100 @@
+import Foundation
+import Logging
+
+/// The event a cron tick starts its function with.
+public enum CronTick {
+    public static let eventName = "spool/scheduled.timer"
+
+    /// `cron:<function>:<scheduled time>`: the same tick from any process or restart dedupes.
+    public static func eventID(function: String, scheduledAt: Date) -> String {
+        "cron:\(function):\(UTCTime.iso8601(scheduledAt))"
+    }
+
+    public static func event(function: String, scheduledAt: Date) -> Event {
+        Event(
+            name: eventName,
+            data: .object(["function": .string(function), "scheduledAt": .string(UTCTime.iso8601(scheduledAt))]),
+            id: eventID(function: function, scheduledAt: scheduledAt),
+            ts: Int64(scheduledAt.timeIntervalSince1970 * 1000))
+    }
+}
+
+/// Fires each cron function's ticks as events into `incoming/`, remembering the last in `cron/<id>.json`.
+///
+/// After downtime only the most recent missed tick fires. A spool that has never seen a function
+/// starts counting from now.
+struct CronTicker: Sendable {
+    struct State: Codable {
+        var function: String
+        var expression: String
+        var lastTick: String
+        var firedAt: String?
+    }
+
+    let layout: SpoolLayout
+    let registry: FunctionRegistry
+    let producer: EventProducer
+    let writer: DurableWriter
+    let clock: any SpoolClock
+    let logger: Logger
+
+    func run() async {
+        let schedules = registry.cronFunctions
+        guard !schedules.isEmpty else { return }
+        await withTaskGroup(of: Void.self) { group in
+            for (function, expression) in schedules {
+                group.addTask { await tick(function.id, expression) }
+            }
+        }
+    }
+
+    private func tick(_ function: String, _ expression: CronExpression) async {
+        var last = lastTick(of: function, expression: expression)
+        while !Task.isCancelled {
+            do {
+                let now = clock.now()
+                if last == nil {
+                    last = expression.previous(atOrBefore: now) ?? now
+                    try await record(function, expression, tick: last!, fired: false)
+                }
+                if let missed = expression.previous(atOrBefore: now), missed > last! {
+                    try await fire(function, expression, at: missed)
+                    last = missed
+                    continue
+                }
+                guard let next = expression.next(after: max(last!, now)) else {
+                    logger.warning("cron \(function) (\(expression)) has no future tick; it will not fire")
+                    return
+                }
+                try await clock.sleep(until: next)
+            } catch is CancellationError {
+                return
+            } catch {
+                logger.error("cron \(function) could not fire: \(error); trying again in a minute")
+                try? await clock.sleep(until: clock.now().addingTimeInterval(60))
+            }
+        }
+    }
+
+    private func fire(_ function: String, _ expression: CronExpression, at tick: Date) async throws {
+        try await producer.send([CronTick.event(function: function, scheduledAt: tick)])
+        try await record(function, expression, tick: tick, fired: true)
+        logger.info("cron \(function) fired its \(UTCTime.iso8601(tick)) tick")
+    }
+
+    private func record(_ function: String, _ expression: CronExpression, tick: Date, fired: Bool) async throws {
+        let state = State(
+            function: function, expression: expression.text, lastTick: UTCTime.iso8601(tick),
+            firedAt: fired ? UTCTime.iso8601(clock.now()) : nil)
+        try await writer.publish(try SpoolJSON.encoder.encode(state), at: statePath(function))
+    }
+
+    private func lastTick(of function: String, expression: CronExpression) -> Date? {
+        guard let data = try? Disk.read(statePath(function)),
+            let state = try? JSONDecoder().decode(State.self, from: data), state.expression == expression.text
+        else { return nil }
+        return UTCTime.parseISO8601(state.lastTick)
+    }
+
+    private func statePath(_ function: String) -> String { layout.cron + "/" + function + ".json" }
+}

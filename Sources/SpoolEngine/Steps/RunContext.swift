@@ -1,0 +1,33 @@
+import Logging
+
+/// What a function's handler receives: the event, the run, and the step API.
+public struct RunContext: Sendable {
+    public let event: Event
+    public let runID: RunID
+    public let functionID: String
+    public let step: Step
+    public let logger: Logger
+}
+
+/// What an `onFailure` handler receives: the failed run's event and the error that ended it.
+public struct FailureContext: Sendable {
+    public let event: Event
+    public let runID: RunID
+    public let functionID: String
+    public let error: RecordedError
+    /// Steps of the failure handler, memoized in the run's `on-failure/` folder.
+    public let step: Step
+    public let logger: Logger
+}
+
+/// What a step's body receives: enough to make its side effect idempotent.
+public struct StepContext: Sendable {
+    public let runID: RunID
+    /// The step's file name without `.json` (`send-email`, `send-email~1`, …).
+    public let stepID: String
+    /// 1 on the first attempt.
+    public let attempt: Int
+
+    /// Unique per run and step, the same on every attempt: for upsert keys, Message-IDs, file names.
+    public var idempotencyKey: String { runID.rawValue + "/" + stepID }
+}

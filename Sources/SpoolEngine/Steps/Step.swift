@@ -1,0 +1,182 @@
+import Foundation
+import Logging
+
+/// The step API: each step's result is memoized in `steps/<step-id>.json`, so a replay skips it.
+///
+/// A step runs at least once; its result is visible exactly once. The first run returns the
+/// stored value after a JSON round trip, so the first run and a replay see the same value.
+public final class Step: @unchecked Sendable {
+    // @unchecked: mutable state is only touched under `lock`.
+    private let lock = NSLock()
+    private var occurrences: [String: Int] = [:]
+    private var interruption: StepInterruption?
+
+    private let runID: RunID
+    private let directory: String
+    private var completed: Set<String>
+    private let record: RunRecord
+    private let retry: RetryPolicy
+    private let writer: DurableWriter
+    private let clock: any SpoolClock
+    private let log: RunLog
+    private let checkInterruption: @Sendable () -> StepInterruption?
+    /// Prefixes step ids in log.jsonl (`on-failure/` for the failure handler's steps).
+    private let logPrefix: String
+
+    init(
+        runID: RunID, directory: String, record: RunRecord, retry: RetryPolicy, writer: DurableWriter,
+        clock: any SpoolClock, log: RunLog, logPrefix: String,
+        checkInterruption: @escaping @Sendable () -> StepInterruption?
+    ) throws {
+        self.logPrefix = logPrefix
+        self.runID = runID
+        self.directory = directory
+        self.record = record
+        self.retry = retry
+        self.writer = writer
+        self.clock = clock
+        self.log = log
+        self.checkInterruption = checkInterruption
+        self.completed = Set(
+            try Disk.listVisible(directory).filter { $0.hasSuffix(".json") }.map { String($0.dropLast(5)) })
+    }
+
+    /// Runs `body` once per run and returns its memoized result.
+    ///
+    /// - Parameter retries: overrides the function's retry count for this step.
+    public func run<T: Codable & Sendable>(
+        _ name: String, retries: Int? = nil, _ body: @Sendable (StepContext) async throws -> T
+    ) async throws -> T {
+        let id = try nextID(for: name)
+        if let stored: T = try memoized(id) { return stored }
+        try throwIfInterrupted()
+        let attempt = failedAttempts(of: id) + 1
+        let context = StepContext(runID: runID, stepID: id, attempt: attempt)
+        let started = ContinuousClock.now
+        let value: T
+        do {
+            value = try await body(context)
+        } catch let interruption as StepInterruption {
+            throw interruption
+        } catch {
+            throw fail(id, attempt: attempt, retries: retries ?? retry.retries, error: error)
+        }
+        let data = try SpoolJSON.encoder.encode(StepResult(data: value))
+        try await writer.publish(data, at: path(of: id))
+        markCompleted(id)
+        try? await log.append(
+            RunLogEntry(
+                at: clock.now(), kind: .stepCompleted, step: logPrefix + id, attempt: attempt,
+                durationMs: (ContinuousClock.now - started).seconds * 1000))
+        return try SpoolJSON.decoder.decode(StepResult<T>.self, from: data).data
+    }
+
+    /// A step whose body returns nothing.
+    public func run(
+        _ name: String, retries: Int? = nil, _ body: @Sendable (StepContext) async throws -> Void
+    ) async throws {
+        let _: Nothing = try await run(name, retries: retries) { context in
+            try await body(context)
+            return Nothing()
+        }
+    }
+
+    /// Pauses the run for `duration` without holding a worker; survives restarts.
+    public func sleep(_ name: String, for duration: Duration) async throws {
+        try await sleep(name) { now in now.addingTimeInterval(duration.seconds) }
+    }
+
+    /// Pauses the run until `date` without holding a worker; survives restarts.
+    public func sleepUntil(_ name: String, _ date: Date) async throws {
+        try await sleep(name) { _ in date }
+    }
+
+    private func sleep(_ name: String, wakeAt: (Date) -> Date) async throws {
+        let id = try nextID(for: name)
+        if let _: String = try memoized(id) { return }
+        try throwIfInterrupted()
+        let now = clock.now()
+        let deadline: Date
+        if record.currentStep == id, record.status == .sleeping, let recorded = record.wakeDate {
+            deadline = recorded
+        } else {
+            deadline = wakeAt(now)
+        }
+        guard deadline <= now else { throw interrupt(.sleep(step: id, until: deadline)) }
+        try await writer.publish(
+            try SpoolJSON.encoder.encode(StepResult(data: UTCTime.iso8601(deadline))), at: path(of: id))
+        markCompleted(id)
+        try? await log.append(RunLogEntry(at: now, kind: .stepCompleted, step: logPrefix + id, attempt: 1))
+    }
+
+    /// The interruption that stopped the handler, if any (read by the executor).
+    var recordedInterruption: StepInterruption? { lock.withLock { interruption } }
+
+    private func nextID(for name: String) throws -> String {
+        guard !name.isEmpty else { throw SpoolError(.invalidInput, "a step needs a name") }
+        let encoded = SafeName.encode(name)
+        let count = lock.withLock {
+            let count = occurrences[encoded, default: 0]
+            occurrences[encoded] = count + 1
+            return count
+        }
+        return count == 0 ? encoded : encoded + "~\(count)"
+    }
+
+    private func path(of id: String) -> String { directory + "/" + id + ".json" }
+
+    private func markCompleted(_ id: String) { _ = lock.withLock { completed.insert(id) } }
+
+    /// The stored result of a completed step; a file that does not parse is moved aside (rule 3).
+    private func memoized<T: Decodable>(_ id: String) throws -> T? {
+        guard lock.withLock({ completed.contains(id) }) else { return nil }
+        let path = path(of: id)
+        do {
+            return try SpoolJSON.decoder.decode(StepResult<T>.self, from: Disk.read(path)).data
+        } catch {
+            let aside = path + ".unreadable-" + Disk.uniqueSuffix()
+            try? Disk.rename(path, aside)
+            _ = lock.withLock { completed.remove(id) }
+            return nil
+        }
+    }
+
+    private func failedAttempts(of id: String) -> Int {
+        record.currentStep == id && record.status != .sleeping ? record.attempt : 0
+    }
+
+    private func throwIfInterrupted() throws {
+        if let existing = lock.withLock({ interruption }) { throw existing }
+        if let requested = checkInterruption() { throw interrupt(requested) }
+    }
+
+    private func fail(_ id: String, attempt: Int, retries: Int, error: Error) -> StepInterruption {
+        let now = clock.now()
+        let nonRetriable = error is NonRetriableError
+        let recorded = RecordedError(
+            message: String(describing: error), step: id, type: String(describing: type(of: error)),
+            nonRetriable: nonRetriable, at: now)
+        if nonRetriable || attempt > retries { return interrupt(.fatal(recorded)) }
+        var at = now.addingTimeInterval(retry.delay(afterFailedAttempts: attempt))
+        if let retryAfter = error as? RetryAfterError { at = retryAfter.at }
+        return interrupt(.retry(step: id, at: at, error: recorded))
+    }
+
+    private func interrupt(_ reason: StepInterruption) -> StepInterruption {
+        lock.withLock {
+            if interruption == nil { interruption = reason }
+            return interruption!
+        }
+    }
+}
+
+/// The on-disk shape of a step file: `{"data": ...}`.
+struct StepResult<T> {
+    let data: T
+}
+
+extension StepResult: Encodable where T: Encodable {}
+extension StepResult: Decodable where T: Decodable {}
+
+/// The stored value of a step that returns nothing (`{"data": {}}`).
+struct Nothing: Codable, Sendable {}

@@ -1,0 +1,70 @@
+import Foundation
+
+/// UTC time formats used in ids, folder names and files.
+public enum UTCTime {
+    /// `20261129T080000.123Z`
+    public static func compact(_ date: Date) -> String {
+        let parts = components(date)
+        return String(
+            format: "%04d%02d%02dT%02d%02d%02d.%03dZ", parts.year, parts.month, parts.day, parts.hour, parts.minute,
+            parts.second, parts.millisecond)
+    }
+
+    /// `2026-11-29`
+    public static func day(_ date: Date) -> String {
+        let parts = components(date)
+        return String(format: "%04d-%02d-%02d", parts.year, parts.month, parts.day)
+    }
+
+    /// `2026-11-29T08:00:00.123Z`
+    public static func iso8601(_ date: Date) -> String {
+        let parts = components(date)
+        return String(
+            format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", parts.year, parts.month, parts.day, parts.hour,
+            parts.minute, parts.second, parts.millisecond)
+    }
+
+    public static func parseISO8601(_ text: String) -> Date? {
+        let withFraction = ISO8601DateFormatter()
+        withFraction.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let date = withFraction.date(from: text) { return date }
+        let plain = ISO8601DateFormatter()
+        plain.formatOptions = [.withInternetDateTime]
+        return plain.date(from: text)
+    }
+
+    /// Parses `20261129T080000.123Z`.
+    public static func parseCompact(_ text: String) -> Date? {
+        let digits = Array(text.utf8)
+        guard digits.count == 20, digits[8] == UInt8(ascii: "T"), digits[15] == UInt8(ascii: "."),
+            digits[19] == UInt8(ascii: "Z")
+        else { return nil }
+        func number(_ range: Range<Int>) -> Int32? { Int32(String(decoding: digits[range], as: UTF8.self)) }
+        guard let year = number(0..<4), let month = number(4..<6), let day = number(6..<8),
+            let hour = number(9..<11), let minute = number(11..<13), let second = number(13..<15),
+            let millis = number(16..<19)
+        else { return nil }
+        var broken = tm()
+        broken.tm_year = year - 1900
+        broken.tm_mon = month - 1
+        broken.tm_mday = day
+        broken.tm_hour = hour
+        broken.tm_min = minute
+        broken.tm_sec = second
+        return Date(timeIntervalSince1970: Double(timegm(&broken)) + Double(millis) / 1000)
+    }
+
+    private struct Parts {
+        var year, month, day, hour, minute, second, millisecond: Int32
+    }
+
+    private static func components(_ date: Date) -> Parts {
+        let millis = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+        var seconds = time_t(millis >= 0 ? millis / 1000 : (millis - 999) / 1000)
+        var broken = tm()
+        gmtime_r(&seconds, &broken)
+        return Parts(
+            year: broken.tm_year + 1900, month: broken.tm_mon + 1, day: broken.tm_mday, hour: broken.tm_hour,
+            minute: broken.tm_min, second: broken.tm_sec, millisecond: Int32(((millis % 1000) + 1000) % 1000))
+    }
+}

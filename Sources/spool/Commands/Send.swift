@@ -1,0 +1,54 @@
+import ArgumentParser
+import Foundation
+import SpoolEngine
+
+struct Send: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Send an event: written to tmp/, renamed into incoming/; prints the event id.")
+
+    @OptionGroup var options: SpoolOptions
+
+    @Argument(help: "The event name, e.g. user/signed.up.")
+    var name: String
+
+    @Option(help: "The event data: a JSON object, or @FILE to read it from a file.")
+    var data: String = "{}"
+
+    @Option(help: "An idempotency key: a second event with this id within 24 hours is ignored.")
+    var id: String?
+
+    func run() async throws {
+        let event = Event(
+            name: name, data: try parseData(), id: id ?? "evt_" + UUID().uuidString.lowercased(),
+            ts: Int64(Date().timeIntervalSince1970 * 1000))
+        let layout = options.layout
+        do {
+            try layout.create()
+            try await EventProducer(layout: layout).send([event])
+        } catch let error as SpoolError where error.code == .invalidInput {
+            throw ValidationError(error.message)
+        }
+        print(event.id!)
+    }
+
+    private func parseData() throws -> JSONValue {
+        var text = data
+        if text.hasPrefix("@") {
+            let path = String(text.dropFirst())
+            guard let contents = FileManager.default.contents(atPath: path) else {
+                throw ValidationError("cannot read --data file \(path)")
+            }
+            text = String(decoding: contents, as: UTF8.self)
+        }
+        let value: JSONValue
+        do {
+            value = try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+        } catch {
+            throw ValidationError("--data is not valid JSON: \(error.localizedDescription)")
+        }
+        guard case .object = value else {
+            throw ValidationError("--data must be a JSON object, e.g. '{\"userId\":\"…\"}'")
+        }
+        return value
+    }
+}

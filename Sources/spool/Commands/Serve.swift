@@ -1,0 +1,103 @@
+import ArgumentParser
+import Folksbase
+import Foundation
+import Logging
+import ServiceLifecycle
+import SpoolEngine
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract:
+            "Serve the spool: take events from incoming/, run functions, fire cron ticks (SIGTERM stops gracefully).")
+
+    @OptionGroup var options: SpoolOptions
+
+    @Option(help: "Runs executed at once by this process.")
+    var concurrency: Int = 4
+
+    @Option(help: "Days finished runs stay in done/ and cancelled/.")
+    var retentionDays: Int = 30
+
+    @Option(help: "Seconds between rescans of incoming/ and runs/ (inotify catches changes sooner).")
+    var rescanSeconds: Double = 5
+
+    @Option(help: "Retries after a step's first attempt, for every function (default: each function's own, usually 4).")
+    var retries: Int?
+
+    @Option(help: "Back-off table in seconds, e.g. 15,30,60 (default: Inngest's 15s … 2h); the last entry repeats.")
+    var backoff: String?
+
+    @Option(help: "Most random seconds added to each back-off (default 30).")
+    var jitter: Double?
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    mutating func validate() throws {
+        guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
+        guard retentionDays >= 1 else { throw ValidationError("--retention-days must be at least 1") }
+        guard rescanSeconds > 0 else { throw ValidationError("--rescan-seconds must be positive") }
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
+        if let retries, retries < 0 { throw ValidationError("--retries cannot be negative") }
+        if let jitter, jitter < 0 { throw ValidationError("--jitter cannot be negative") }
+        _ = try backoffTable()
+    }
+
+    private func backoffTable() throws -> [Duration]? {
+        guard let backoff else { return nil }
+        let table = backoff.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+        guard !table.isEmpty, table.allSatisfy({ $0 != nil && $0! >= 0 }) else {
+            throw ValidationError("--backoff must be seconds separated by commas, e.g. 15,30,60")
+        }
+        return table.map { .milliseconds(Int($0! * 1000)) }
+    }
+
+    /// The functions with the retry options applied.
+    private func functions(_ services: FolksbaseServices) throws -> [SpoolFunction] {
+        let table = try backoffTable()
+        return FolksbaseFunctions.all(services).map { function in
+            var function = function
+            if let retries { function.retry.retries = retries }
+            if let table { function.retry.backoff = table }
+            if let jitter { function.retry.jitter = .zero ... .milliseconds(Int(jitter * 1000)) }
+            return function
+        }
+    }
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: logLevel)!
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "spool")
+        let layout = options.layout
+        try layout.create()
+        let writer = DurableWriter()
+        let services = try FolksbaseServices.embedded(spool: layout, writer: writer)
+        var configuration = SpoolServer.Configuration()
+        configuration.concurrency = concurrency
+        configuration.retention = .seconds(retentionDays * 24 * 3600)
+        configuration.rescanInterval = .milliseconds(Int(rescanSeconds * 1000))
+        let server = SpoolServer(
+            layout: layout, functions: try functions(services), configuration: configuration, writer: writer,
+            logger: logger)
+        let group = ServiceGroup(
+            services: [SpoolService(server: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        try await group.run()
+    }
+}
+
+/// The server as a lifecycle service: graceful shutdown lets running steps finish.
+struct SpoolService: Service {
+    let server: SpoolServer
+
+    func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await server.run()
+        } onGracefulShutdown: {
+            server.stop()
+        }
+    }
+}

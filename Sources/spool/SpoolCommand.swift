@@ -1,0 +1,47 @@
+import ArgumentParser
+import Foundation
+import SpoolEngine
+
+@main
+struct SpoolCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "spool",
+        abstract: "A durable background-job processor whose queue and state store is the file system.",
+        subcommands: [
+            Serve.self, Send.self, Runs.self, Show.self, Retry.self, Replay.self, Cancel.self, Cron.self, Demo.self,
+        ])
+}
+
+/// `--spool DIR`, shared by every command.
+struct SpoolOptions: ParsableArguments {
+    @Option(name: .long, help: "The spool directory (default: $SPOOL_DIR, else ./spool).")
+    var spool: String?
+
+    var layout: SpoolLayout {
+        SpoolLayout(root: spool ?? ProcessInfo.processInfo.environment["SPOOL_DIR"] ?? "./spool")
+    }
+
+    /// The layout of an existing spool; a clear error otherwise.
+    func existingLayout() throws -> SpoolLayout {
+        let layout = self.layout
+        guard Disk.isDirectory(layout.runs) else {
+            throw ValidationError(
+                "\(layout.root) is not a spool (no runs/ folder); start `spool serve --spool \(layout.root)` first")
+        }
+        return layout
+    }
+}
+
+/// A run id argument, validated.
+func parseRunID(_ text: String) throws -> RunID {
+    do {
+        return try RunID(validating: text)
+    } catch {
+        throw ValidationError("\"\(text)\" is not a run id (see `spool runs`)")
+    }
+}
+
+/// Prints a value as pretty JSON on stdout.
+func printJSON<T: Encodable>(_ value: T) throws {
+    print(String(decoding: try SpoolJSON.encoder.encode(value), as: UTF8.self))
+}

@@ -1,0 +1,48 @@
+import Foundation
+import Testing
+
+/// Commands that need no server: their output and their errors.
+@Suite struct CommandTests {
+    @Test func cronNextPrintsUTCTimes() throws {
+        let workspace = try Workspace()
+        let binary = try SpoolBinary(spool: workspace.spool)
+        let output = try binary.run(["cron", "next", "0 8 * * 1", "--after", "2026-11-29T00:00:00Z", "--count", "3"])
+        #expect(output.status == 0, "\(output.stderr)")
+        #expect(
+            output.stdout.split(separator: "\n") == [
+                "2026-11-30T08:00:00Z", "2026-12-07T08:00:00Z", "2026-12-14T08:00:00Z",
+            ])
+    }
+
+    @Test func badInputGetsAClearErrorAndANonZeroExit() throws {
+        let workspace = try Workspace()
+        let binary = try SpoolBinary(spool: workspace.spool)
+        let cases: [([String], String)] = [
+            (["cron", "next", "61 * * * *"], "minute"),
+            (["send", "x/y", "--data", "{nope"], "not valid JSON"),
+            (["send", "x/y", "--data", "[1]"], "must be a JSON object"),
+            (["send", "", "--data", "{}"], "name"),
+            (["show", "../etc"], "not a run id"),
+        ]
+        for (arguments, expected) in cases {
+            let output = try binary.run(arguments)
+            #expect(output.status != 0, "\(arguments) should fail")
+            #expect(output.stderr.contains(expected), "\(arguments): \(output.stderr)")
+        }
+        let missing = try SpoolBinary(spool: workspace.directory + "/nowhere").run(["runs"])
+        #expect(missing.status != 0 && missing.stderr.contains("not a spool"))
+    }
+
+    @Test func sendWritesOneFileIntoIncomingAndPrintsItsID() throws {
+        let workspace = try Workspace()
+        let binary = try SpoolBinary(spool: workspace.spool)
+        let output = try binary.run(["send", "user/signed.up", "--data", #"{"userId":"u"}"#, "--id", "signup-u"])
+        #expect(output.status == 0)
+        #expect(output.stdout == "signup-u\n")
+        let files = try FileManager.default.contentsOfDirectory(atPath: workspace.spool + "/incoming")
+        #expect(files.count == 1)
+        let body = try String(contentsOfFile: workspace.spool + "/incoming/" + files[0], encoding: .utf8)
+        #expect(body.contains(#""id":"signup-u""#) && body.contains(#""name":"user/signed.up""#))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: workspace.spool + "/tmp").isEmpty)
+    }
+}

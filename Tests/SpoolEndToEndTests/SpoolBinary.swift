@@ -1,0 +1,115 @@
+import Foundation
+import Testing
+
+@testable import SpoolEngine
+
+/// The built `spool` binary, run as a user would: `SPOOL_BIN`, else beside the test bundle.
+struct SpoolBinary {
+    let path: String
+    let spool: String
+
+    struct Output {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    init(spool: String) throws {
+        let candidates = [
+            ProcessInfo.processInfo.environment["SPOOL_BIN"],
+            Bundle.main.bundleURL.appendingPathComponent("spool").path(percentEncoded: false),
+            Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("spool").path(
+                percentEncoded: false),
+        ].compactMap { $0 }
+        guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            throw SpoolError(.notFound, "no spool binary at \(candidates); run `swift build` or set SPOOL_BIN")
+        }
+        path = found
+        self.spool = spool
+    }
+
+    /// Runs a command to completion and returns what it printed.
+    @discardableResult
+    func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Output {
+        let needsSpool = arguments.first != "cron"
+        let process = try launch(arguments + (needsSpool ? ["--spool", spool] : []), environment: environment)
+        let stdout = (process.standardOutput as! Pipe).fileHandleForReading.readDataToEndOfFile()
+        let stderr = (process.standardError as! Pipe).fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Output(
+            status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+            stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    /// Starts `spool serve` on the spool; its log goes to `serve-<n>.log` beside the spool.
+    func serve(_ extra: [String] = [], log name: String) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = ["serve", "--spool", spool, "--rescan-seconds", "0.5"] + extra
+        let logPath = spool + "-" + name + ".log"
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        log.seekToEndOfFile()
+        process.standardOutput = log
+        process.standardError = log
+        try process.run()
+        return process
+    }
+
+    private func launch(_ arguments: [String], environment: [String: String]) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        process.standardOutput = Pipe()
+        process.standardError = Pipe()
+        try process.run()
+        return process
+    }
+}
+
+/// A temp directory for one end-to-end test, holding the spool and the servers' logs.
+final class Workspace: Sendable {
+    let directory: String
+    var spool: String { directory + "/spool" }
+    var layout: SpoolLayout { SpoolLayout(root: spool) }
+
+    init() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("spool-e2e-" + UUID().uuidString).path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: directory) }
+
+    func runs(in folders: Set<String>) throws -> [RunLocation] {
+        try RunLocator(layout: layout).all(in: folders)
+    }
+
+    func log(_ name: String) -> String {
+        (try? String(contentsOfFile: spool + "-" + name + ".log", encoding: .utf8)) ?? ""
+    }
+}
+
+extension Process {
+    /// Sends `signal` and waits for the process to exit.
+    func stop(_ signal: Int32) {
+        kill(processIdentifier, signal)
+        waitUntilExit()
+    }
+}
+
+/// Waits until `condition` holds, checking every 20 ms, failing after `seconds`.
+func waitUntil(_ what: String, seconds: Double = 60, _ condition: () throws -> Bool) async throws {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if try condition() { return }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    Issue.record("timed out after \(seconds) s waiting for \(what)")
+    throw CancellationError()
+}
+
+struct DemoIDs: Codable {
+    var workspaceId: String
+    var userId: String
+}

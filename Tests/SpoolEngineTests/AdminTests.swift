@@ -1,0 +1,97 @@
+import Foundation
+import Testing
+
+@testable import SpoolEngine
+
+@Suite struct AdminTests {
+    @Test func retryResumesAtTheFailedStep() async throws {
+        let calls = Counter()
+        let broken = LockedValue(true)
+        let function = SpoolFunction(id: "f", trigger: .event("x/go"), retry: RetryPolicy(retries: 0)) { context in
+            try await context.step.run("first") { _ in calls.hit("first") }
+            try await context.step.run("second") { _ in
+                calls.hit("second")
+                if broken.withLock({ $0 }) { throw SpoolError(.io, "down") }
+            }
+        }
+        let harness = try Harness([function])
+        let id = try await harness.send(#"{"name":"x/go"}"#)[0]
+        #expect(await harness.executor.execute(id) == .finished)
+        #expect(try harness.admin.runs(status: .failed).map(\.id) == [id.rawValue])
+
+        broken.withLock { $0 = false }
+        try await harness.admin.retry(id)
+        #expect(try harness.spool.record(harness.layout.liveRun(id)).status == .queued)
+        #expect(await harness.executor.execute(id) == .finished)
+        #expect(calls["first"] == 1)
+        #expect(calls["second"] == 2)
+        #expect(try harness.admin.runs(status: .completed).map(\.id) == [id.rawValue])
+        await #expect(throws: SpoolError.self) { try await harness.admin.retry(id) }
+    }
+
+    @Test func replayStartsANewRunFromTheSameEvent() async throws {
+        let calls = Counter()
+        let function = SpoolFunction(id: "f", trigger: .event("x/go")) { context in
+            try await context.step.run("a") { _ in calls.hit() }
+        }
+        let harness = try Harness([function])
+        let id = try await harness.send(#"{"name":"x/go","data":{"n":1}}"#)[0]
+        _ = await harness.executor.execute(id)
+        let replay = try await harness.admin.replay(id)
+        #expect(replay != id)
+        #expect(try RunExecutor.readEvent(directory: harness.layout.liveRun(replay)).data["n"] == .number(1))
+        #expect(await harness.executor.execute(replay) == .finished)
+        #expect(calls[""] == 2)
+        #expect(try harness.admin.detail(replay).record.replayOf == id.rawValue)
+    }
+
+    @Test func cancelStopsAQueuedRunAtOnceAndARunningOneAtItsNextStep() async throws {
+        let function = SpoolFunction(id: "f", trigger: .event("x/go")) { context in
+            try await context.step.run("a") { _ in }
+        }
+        let harness = try Harness([function])
+        let id = try await harness.send(#"{"name":"x/go"}"#)[0]
+        #expect(try await harness.admin.cancel(id) == .cancelled)
+        #expect(try harness.admin.runs(status: .cancelled).map(\.id) == [id.rawValue])
+        await #expect(throws: SpoolError.self) { try await harness.admin.cancel(id) }
+
+        let second = try await harness.send(#"{"name":"x/go"}"#)[0]
+        var lock = try RunLock.tryAcquire(runDirectory: harness.layout.liveRun(second))
+        #expect(lock != nil)
+        #expect(try await harness.admin.cancel(second) == .requested)
+        lock = nil
+        #expect(await harness.executor.execute(second) == .finished)
+        #expect(try harness.admin.detail(second).record.status == .cancelled)
+        #expect(try harness.admin.detail(second).steps.isEmpty, "no step ran after the request")
+    }
+
+    @Test func aRunLockIsExclusiveUntilReleased() throws {
+        let spool = try TempSpool()
+        let directory = spool.layout.runs + "/r"
+        try Disk.makeDirectory(directory)
+        var first = try RunLock.tryAcquire(runDirectory: directory)
+        #expect(first != nil)
+        #expect(try RunLock.tryAcquire(runDirectory: directory) == nil)
+        first = nil
+        #expect(try RunLock.tryAcquire(runDirectory: directory) != nil)
+        #expect(try RunLock.tryAcquire(runDirectory: spool.layout.runs + "/missing") == nil)
+    }
+
+    @Test func unknownRunsGiveAClearError() async throws {
+        let harness = try Harness([])
+        let error = try #require(throws: SpoolError.self) { try harness.admin.detail(try RunID(validating: "nope")) }
+        #expect(error.message.contains("no run nope"))
+        #expect(throws: SpoolError.self) { try RunID(validating: "../etc") }
+    }
+
+    @Test func retentionPrunesOldDaysButNeverFailedRuns() throws {
+        let spool = try TempSpool()
+        for day in ["2026-01-01", "2026-11-29"] { try Disk.makeDirectory(spool.layout.done + "/" + day) }
+        try Disk.makeDirectory(spool.layout.failed + "/20260101T000000.000Z-f-00000000")
+        let housekeeping = Housekeeping(
+            layout: spool.layout, retention: 7 * 86_400, dedupeWindow: 86_400, logger: testLogger)
+        #expect(try housekeeping.pruneFinishedRuns(now: Date(timeIntervalSince1970: 1_795_939_200)) == 1)
+        #expect(try Disk.listVisible(spool.layout.done) == ["2026-11-29"])
+        #expect(try Disk.listVisible(spool.layout.failed).count == 1)
+    }
+}

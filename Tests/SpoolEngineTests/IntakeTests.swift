@@ -1,0 +1,147 @@
+import Foundation
+import Testing
+
+@testable import SpoolEngine
+
+@Suite struct IntakeTests {
+    static func noop(_ id: String, _ event: String) -> SpoolFunction {
+        SpoolFunction(id: id, trigger: .event(event), handler: { _ in })
+    }
+
+    @Test func anEventBecomesARunDirectory() async throws {
+        let harness = try Harness([Self.noop("welcome", "user/signed.up")])
+        let ids = try await harness.send(#"{"name":"user/signed.up","data":{"userId":"u1"},"id":"e1"}"#)
+        #expect(ids.count == 1)
+        let directory = harness.layout.liveRun(ids[0])
+        let record = try harness.spool.record(directory)
+        #expect(record.status == .queued)
+        #expect(record.function == "welcome")
+        #expect(record.eventID == "e1")
+        let event = try RunExecutor.readEvent(directory: directory)
+        #expect(event.data["userId"]?.stringValue == "u1")
+        #expect(event.ts != nil)
+        #expect(Disk.isDirectory(directory + "/steps"))
+        #expect(try Disk.listVisible(harness.layout.incoming).isEmpty)
+        #expect(try Disk.list(harness.layout.tmp).isEmpty)
+        #expect(ids[0].rawValue.contains("-welcome-"))
+    }
+
+    @Test func anArrayFansOutToEveryMatchingFunction() async throws {
+        let harness = try Harness([
+            Self.noop("a", "x/happened"), Self.noop("b", "x/happened"), Self.noop("c", "y/happened"),
+        ])
+        let ids = try await harness.send(#"[{"name":"x/happened"},{"name":"y/happened"}]"#)
+        let functions = try ids.map { try harness.spool.record(harness.layout.liveRun($0)).function }.sorted()
+        #expect(functions == ["a", "b", "c"])
+    }
+
+    @Test(arguments: [
+        ("{not json", "not valid JSON"),
+        ("", "empty"),
+        ("42", "event object or an array"),
+        ("[]", "no events"),
+        (#"{"data":{}}"#, "name is missing"),
+        (#"{"name":""}"#, "name is empty"),
+        (#"{"name":7}"#, "name is not a string"),
+        (#"{"name":"x/happened","data":[1]}"#, "data is not an object"),
+        (#"{"name":"x/happened","id":5}"#, "id is not a string"),
+        (#"{"name":"x/happened","ts":"yesterday"}"#, "ts is not milliseconds"),
+        (#"{"name":"nobody/listens"}"#, "no function"),
+        (#"[{"name":"x/happened"},{"name":"nobody/listens"}]"#, "no function"),
+    ])
+    func badInputIsRejectedWithAReason(json: String, expected: String) async throws {
+        let harness = try Harness([Self.noop("a", "x/happened")])
+        let name = try harness.spool.drop(json, name: "bad.json")
+        #expect(try await harness.intake.accept(name).isEmpty)
+        #expect(Disk.exists(harness.layout.rejected + "/bad.json"))
+        let reason = String(decoding: try Disk.read(harness.layout.rejected + "/bad.json.reason.json"), as: UTF8.self)
+        #expect(reason.contains(expected), "reason was \(reason)")
+        #expect(try Disk.listVisible(harness.layout.runs).isEmpty)
+        #expect(try String(decoding: Disk.read(harness.layout.rejected + "/bad.json"), as: UTF8.self) == json)
+    }
+
+    @Test func nonUTF8AndBinaryAreRejected() async throws {
+        let harness = try Harness([Self.noop("a", "x/happened")])
+        let staged = harness.layout.tmp + "/bin.json"
+        try Data([0xFF, 0xFE, 0x00, 0x7B]).write(to: URL(fileURLWithPath: staged))
+        try Disk.rename(staged, harness.layout.incoming + "/bin.json")
+        _ = try await harness.intake.accept("bin.json")
+        #expect(Disk.exists(harness.layout.rejected + "/bin.json.reason.json"))
+    }
+
+    @Test func aDirectoryOrSymlinkDroppedIntoIncomingIsRejected() async throws {
+        let harness = try Harness([Self.noop("a", "x/happened")])
+        try Disk.makeDirectory(harness.layout.incoming + "/dir.json")
+        _ = try await harness.intake.accept("dir.json")
+        #expect(Disk.exists(harness.layout.rejected + "/dir.json.reason.json"))
+        #expect(symlink("/etc/passwd", harness.layout.incoming + "/link.json") == 0)
+        _ = try await harness.intake.accept("link.json")
+        #expect(Disk.exists(harness.layout.rejected + "/link.json.reason.json"))
+        #expect(try Disk.listVisible(harness.layout.runs).isEmpty)
+    }
+
+    @Test func aSecondRejectionOfTheSameNameKeepsBoth() async throws {
+        let harness = try Harness([Self.noop("a", "x/happened")])
+        for _ in 0..<2 { _ = try await harness.intake.accept(try harness.spool.drop("{", name: "same.json")) }
+        #expect(try Disk.listVisible(harness.layout.rejected).filter { !$0.hasSuffix(".reason.json") }.count == 2)
+    }
+
+    @Test func dotFilesAreNeverWork() async throws {
+        let harness = try Harness([Self.noop("a", "x/happened")])
+        let name = try harness.spool.drop(#"{"name":"x/happened"}"#, name: ".partial.json")
+        #expect(try await harness.intake.accept(name).isEmpty)
+        #expect(Disk.exists(harness.layout.incoming + "/.partial.json"))
+    }
+
+    @Test func aRepeatedEventIDIsIgnoredForADayThenAcceptedAgain() async throws {
+        let harness = try Harness([Self.noop("a", "x/happened")])
+        let event = #"{"name":"x/happened","id":"order-42"}"#
+        #expect(try await harness.send(event).count == 1)
+        #expect(try await harness.send(event).isEmpty)
+        #expect(try Disk.listVisible(harness.layout.incoming).isEmpty, "the duplicate is consumed, not left behind")
+        harness.clock.advance(by: 24 * 3600 + 1)
+        #expect(try await harness.send(event).count == 1)
+    }
+
+    @Test func duplicateIDsInsideOneFileStartOneRun() async throws {
+        let harness = try Harness([Self.noop("a", "x/happened")])
+        let ids = try await harness.send(#"[{"name":"x/happened","id":"k"},{"name":"x/happened","id":"k"}]"#)
+        #expect(ids.count == 1)
+    }
+
+    @Test func idsThatLookLikePathsStayInsideTheSpool() async throws {
+        let harness = try Harness([Self.noop("a", "x/happened")])
+        let ids = try await harness.send(#"{"name":"x/happened","id":"../../etc/passwd"}"#)
+        #expect(ids.count == 1)
+        #expect(try Disk.listVisible(harness.layout.ids) == ["%2E.%2F..%2Fetc%2Fpasswd"])
+    }
+
+    @Test func aHalfDoneClaimIsFinishedOnRecoveryWithoutDuplicates() async throws {
+        let harness = try Harness([Self.noop("a", "x/happened"), Self.noop("b", "x/happened")])
+        // A claim that a dead process renamed out of incoming/ but never processed.
+        let claim = harness.layout.tmp + "/" + ClaimName.make(original: "e.json", at: harness.clock.now())
+        try Data(#"{"name":"x/happened","id":"e"}"#.utf8).write(to: URL(fileURLWithPath: claim))
+        // …and a staging directory it left half-built.
+        try Disk.makeDirectory(harness.layout.runs + "/.stage-junk")
+        let first = try await harness.intake.recoverClaims()
+        #expect(first.count == 2)
+        #expect(!Disk.exists(claim))
+        #expect(try await harness.intake.recoverClaims().isEmpty)
+        #expect(try Disk.listVisible(harness.layout.runs).count == 2)
+    }
+
+    @Test func recoveryDoesNotRebuildARunThatAlreadyFinished() async throws {
+        let harness = try Harness([Self.noop("a", "x/happened")])
+        let claimName = ClaimName.make(original: "e.json", at: harness.clock.now())
+        let claim = harness.layout.tmp + "/" + claimName
+        let body = #"{"name":"x/happened"}"#
+        try Data(body.utf8).write(to: URL(fileURLWithPath: claim))
+        let ids = try await harness.intake.recoverClaims()
+        await harness.drain(ids)
+        #expect(try harness.spool.runDirectories("done").count == 1)
+        // The same claim reappears (a crash after publishing, before the unlink was durable).
+        try Data(body.utf8).write(to: URL(fileURLWithPath: claim))
+        #expect(try await harness.intake.recoverClaims().isEmpty)
+        #expect(try harness.spool.runDirectories("runs").isEmpty)
+    }
+}

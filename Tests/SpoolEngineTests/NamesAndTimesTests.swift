@@ -1,0 +1,71 @@
+import Foundation
+import Testing
+
+@testable import SpoolEngine
+
+@Suite struct NamesAndTimesTests {
+    @Test(arguments: [
+        ("fetch-user", "fetch-user"),
+        ("process chunk 1", "process%20chunk%201"),
+        ("a/b", "a%2Fb"),
+        ("..", "%2E."),
+        (".env", "%2Eenv"),
+        ("é", "%C3%A9"),
+        ("x~1", "x%7E1"),
+    ])
+    func stepNamesAreEncodedSafely(name: String, encoded: String) {
+        #expect(SafeName.encode(name) == encoded)
+        #expect(!encoded.contains("/") && !encoded.hasPrefix("."))
+    }
+
+    @Test func longNamesAreShortenedButStayDistinct() {
+        let a = SafeName.encode(String(repeating: "a", count: 5000) + "1")
+        let b = SafeName.encode(String(repeating: "a", count: 5000) + "2")
+        #expect(a != b)
+        #expect(a.utf8.count < 200 && b.utf8.count < 200)
+    }
+
+    @Test func runIDsSortByCreationAndRoundTrip() throws {
+        let early = RunID(date: Date(timeIntervalSince1970: 1_795_939_200.5), function: "send-welcome")
+        let late = RunID(date: Date(timeIntervalSince1970: 1_795_939_201), function: "a")
+        #expect(early < late)
+        #expect(early.rawValue.hasPrefix("20261129T080000.500Z-send-welcome-"))
+        #expect(try RunID(validating: early.rawValue) == early)
+    }
+
+    @Test func deterministicRunIDsFromTheSameSeed() {
+        let date = Date(timeIntervalSince1970: 1_795_939_200)
+        #expect(
+            RunID(date: date, function: "f", seed: "claim#0#f") == RunID(date: date, function: "f", seed: "claim#0#f"))
+        #expect(
+            RunID(date: date, function: "f", seed: "claim#0#f") != RunID(date: date, function: "f", seed: "claim#1#f"))
+    }
+
+    @Test func compactTimesRoundTrip() throws {
+        let date = Date(timeIntervalSince1970: 1_795_939_200.123)
+        let text = UTCTime.compact(date)
+        #expect(text == "20261129T080000.123Z")
+        let parsed = try #require(UTCTime.parseCompact(text))
+        #expect(abs(parsed.timeIntervalSince(date)) < 0.001)
+        #expect(UTCTime.day(date) == "2026-11-29")
+        #expect(UTCTime.parseISO8601(UTCTime.iso8601(date)).map { abs($0.timeIntervalSince(date)) < 0.001 } == true)
+    }
+
+    @Test func theSchedulerHandsOutRunsInDueOrder() async throws {
+        let clock = ManualClock()
+        let scheduler = Scheduler(clock: clock)
+        let now = clock.now()
+        let ids = try ["c", "a", "b"].map { try RunID(validating: $0) }
+        await scheduler.schedule(ids[0], at: now.addingTimeInterval(-1))
+        await scheduler.schedule(ids[1], at: now.addingTimeInterval(-3))
+        await scheduler.schedule(ids[2], at: now.addingTimeInterval(5))
+        #expect(await scheduler.next() == ids[1])
+        #expect(await scheduler.next() == ids[0])
+        let waiting = Task { await scheduler.next() }
+        try await waitUntil("the timer sleeps") { clock.sleeperCount == 1 }
+        clock.advance(by: 5)
+        #expect(await waiting.value == ids[2])
+        await scheduler.stop()
+        #expect(await scheduler.next() == nil)
+    }
+}
