@@ -28,8 +28,8 @@ public final class SpoolServer: Sendable {
     private let logger: Logger
     private let writer: DurableWriter
     private let scheduler: Scheduler
-    private let stopping = LockedValue(false)
-    private let stopSignal = LockedValue<CheckedContinuation<Void, Never>?>(nil)
+    /// Set by `stop()`; `run()` waits for it, steps check it at their boundaries.
+    private let stopRequest = LockedValue<(requested: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, nil))
 
     public init(
         layout: SpoolLayout, functions: [SpoolFunction], configuration: Configuration = Configuration(),
@@ -81,13 +81,12 @@ public final class SpoolServer: Sendable {
 
     /// Asks `run()` to return after the steps in progress finish.
     public func stop() {
-        stopping.withLock { $0 = true }
-        if let continuation = stopSignal.withLock({ signal in
-            defer { signal = nil }
-            return signal
-        }) {
-            continuation.resume()
+        let waiter = stopRequest.withLock { request in
+            request.requested = true
+            defer { request.waiter = nil }
+            return request.waiter
         }
+        waiter?.resume()
     }
 
     /// How many live runs this process knows of (for tests and status).
@@ -95,18 +94,18 @@ public final class SpoolServer: Sendable {
 
     private func waitForStop() async {
         await withCheckedContinuation { continuation in
-            let alreadyStopping = stopping.withLock { stopping in
-                if !stopping { stopSignal.withLock { $0 = continuation } }
-                return stopping
+            let requested = stopRequest.withLock { request in
+                if !request.requested { request.waiter = continuation }
+                return request.requested
             }
-            if alreadyStopping { continuation.resume() }
+            if requested { continuation.resume() }
         }
     }
 
     private func workLoop() async {
         let executor = RunExecutor(
             layout: layout, registry: registry, writer: writer, clock: clock, logger: logger,
-            isStopping: { [stopping] in stopping.withLock { $0 } })
+            isStopping: { [stopRequest] in stopRequest.withLock { $0.requested } })
         while let id = await scheduler.next() {
             switch await executor.execute(id) {
             case .finished: await scheduler.finished(id, wakeAt: nil)

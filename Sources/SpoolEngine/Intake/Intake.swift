@@ -105,18 +105,16 @@ struct Intake: Sendable {
             event.id = eventID
             event.ts = event.ts ?? Int64(claimedAt.timeIntervalSince1970 * 1000)
 
+            let runs = registry.matching(event).map { function in
+                (function, RunID(date: claimedAt, function: function.id, seed: "\(claimName)#\(index)#\(function.id)"))
+            }
             var staged: [(staging: String, id: RunID)] = []
-            for function in registry.matching(event) {
-                let id = RunID(date: claimedAt, function: function.id, seed: "\(claimName)#\(index)#\(function.id)")
-                if try RunLocator(layout: layout).find(id) != nil { continue }
+            for (function, id) in runs where try RunLocator(layout: layout).find(id) == nil {
                 let staging = try builder.stage(id: id, function: function.id, event: event, eventID: eventID, now: now)
                 staged.append((staging, id))
             }
             if explicitID != nil {
-                let ids = registry.matching(event).map {
-                    RunID(date: claimedAt, function: $0.id, seed: "\(claimName)#\(index)#\($0.id)")
-                }
-                guard try markers.claim(eventID, claim: claimName, runs: ids, now: now) else {
+                guard try markers.claim(eventID, claim: claimName, runs: runs.map(\.1), now: now) else {
                     for (staging, _) in staged { try Disk.removeTree(staging) }
                     logger.info("event \(eventID) from \(original) is a duplicate within the dedupe window; ignored")
                     continue

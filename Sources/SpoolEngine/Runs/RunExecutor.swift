@@ -141,16 +141,8 @@ struct RunExecutor: Sendable {
 
     /// An error thrown outside any step counts as a failed attempt of the function itself.
     private func betweenStepsFailure(_ error: Error, record: RunRecord, retry: RetryPolicy) -> StepInterruption {
-        let now = clock.now()
-        let nonRetriable = error is NonRetriableError
-        let recorded = RecordedError(
-            message: String(describing: error), step: nil, type: String(describing: type(of: error)),
-            nonRetriable: nonRetriable, at: now)
         let attempt = (record.currentStep == RunFiles.betweenSteps ? record.attempt : 0) + 1
-        if nonRetriable || attempt > retry.retries { return .fatal(recorded) }
-        var at = now.addingTimeInterval(retry.delay(afterFailedAttempts: attempt))
-        if let retryAfter = error as? RetryAfterError { at = retryAfter.at }
-        return .retry(step: RunFiles.betweenSteps, at: at, error: recorded)
+        return .after(error, step: nil, attempt: attempt, retries: retry.retries, policy: retry, now: clock.now())
     }
 
     /// Runs `onFailure` (memoized in `on-failure/`), then moves the run to `failed/`.

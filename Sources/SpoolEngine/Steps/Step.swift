@@ -151,15 +151,7 @@ public final class Step: @unchecked Sendable {
     }
 
     private func fail(_ id: String, attempt: Int, retries: Int, error: Error) -> StepInterruption {
-        let now = clock.now()
-        let nonRetriable = error is NonRetriableError
-        let recorded = RecordedError(
-            message: String(describing: error), step: id, type: String(describing: type(of: error)),
-            nonRetriable: nonRetriable, at: now)
-        if nonRetriable || attempt > retries { return interrupt(.fatal(recorded)) }
-        var at = now.addingTimeInterval(retry.delay(afterFailedAttempts: attempt))
-        if let retryAfter = error as? RetryAfterError { at = retryAfter.at }
-        return interrupt(.retry(step: id, at: at, error: recorded))
+        interrupt(.after(error, step: id, attempt: attempt, retries: retries, policy: retry, now: clock.now()))
     }
 
     private func interrupt(_ reason: StepInterruption) -> StepInterruption {

@@ -15,3 +15,20 @@ public enum StepInterruption: Error, Sendable {
     /// The process is shutting down; the run continues elsewhere or after restart.
     case stopping
 }
+
+extension StepInterruption {
+    /// What a failed attempt leads to: a retry at the back-off's time (or a `RetryAfterError`'s),
+    /// or the end of the run when the error is non-retriable or the retries are used up.
+    /// - Parameter step: the failed step, or nil for an error thrown between steps.
+    static func after(
+        _ error: Error, step: String?, attempt: Int, retries: Int, policy: RetryPolicy, now: Date
+    ) -> StepInterruption {
+        let nonRetriable = error is NonRetriableError
+        let recorded = RecordedError(
+            message: String(describing: error), step: step, type: String(describing: type(of: error)),
+            nonRetriable: nonRetriable, at: now)
+        if nonRetriable || attempt > retries { return .fatal(recorded) }
+        let at = (error as? RetryAfterError)?.at ?? now.addingTimeInterval(policy.delay(afterFailedAttempts: attempt))
+        return .retry(step: step ?? RunFiles.betweenSteps, at: at, error: recorded)
+    }
+}

@@ -1,0 +1,137 @@
+import Foundation
+import Logging
+import SpoolEngine
+import Testing
+
+@testable import Folksbase
+
+/// The folksbase jobs on the real engine and the embedded parts (SQLite, outbox).
+@Suite struct JobsTests {
+    /// A served spool with folksbase's functions; the store's clock is `clock`.
+    struct Served {
+        let layout: SpoolLayout
+        let services: FolksbaseServices
+        let server: SpoolServer
+        let task: Task<Void, Error>
+
+        init(root: String, clock: ManualClock) throws {
+            layout = SpoolLayout(root: root + "/spool")
+            try layout.create()
+            let writer = DurableWriter()
+            services = try FolksbaseServices.embedded(spool: layout, writer: writer, clock: clock)
+            server = SpoolServer(
+                layout: layout, functions: FolksbaseFunctions.all(services), writer: writer,
+                logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+            task = Task { [server] in try await server.run() }
+        }
+
+        func send(_ event: Event) async throws { try await EventProducer(layout: layout).send([event]) }
+
+        func runs(_ folder: String) throws -> [RunLocation] { try RunLocator(layout: layout).all(in: [folder]) }
+
+        func emails() throws -> [String] {
+            try Disk.listVisible(layout.root + "/outbox").sorted().map {
+                String(decoding: try Disk.read(layout.root + "/outbox/" + $0), as: UTF8.self)
+            }
+        }
+
+        func waitFor(_ what: String, _ condition: () throws -> Bool) async throws {
+            let deadline = Date().addingTimeInterval(20)
+            while Date() < deadline {
+                if try condition() { return }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            Issue.record("timed out waiting for \(what)")
+        }
+
+        func stop() async throws {
+            server.stop()
+            try await task.value
+        }
+    }
+
+    @Test func sendWelcomeEmailsTheUserOnce() async throws {
+        try await withTemporaryDirectory { root in
+            let served = try Served(root: root, clock: ManualClock())
+            let seed = try await served.services.store.seedDemo()
+            try await served.send(
+                Event(
+                    name: "user/signed.up",
+                    data: ["userId": .string(seed.userId), "workspaceId": .string(seed.workspaceId)]))
+            try await served.waitFor("the welcome run is done") { try served.runs("done").count == 1 }
+            try await served.stop()
+
+            let run = try #require(try served.runs("done").first)
+            #expect(
+                try Disk.listVisible(run.directory + "/steps").sorted() == [
+                    "fetch-user.json", "send-welcome-email.json",
+                ])
+            let emails = try served.emails()
+            #expect(emails.count == 1)
+            #expect(emails[0].contains("To: Demo User <demo@folksbase.test>"))
+            #expect(emails[0].contains("Demo workspace"))
+            // The Message-ID comes from the run and step, so a re-run of the step rewrites the same file.
+            let messageID = EmailMessage.messageID(
+                idempotencyKey: "\(run.id)/send-welcome-email", domain: "folksbase.test")
+            #expect(emails[0].contains("Message-ID: <\(messageID)>"))
+        }
+    }
+
+    @Test func aWelcomeForAMissingUserFailsWithoutRetrying() async throws {
+        try await withTemporaryDirectory { root in
+            let served = try Served(root: root, clock: ManualClock())
+            try await served.send(Event(name: "user/signed.up", data: ["userId": "usr_nobody"]))
+            try await served.waitFor("the run fails") { try served.runs("failed").count == 1 }
+            try await served.stop()
+            let run = try #require(try served.runs("failed").first)
+            let record = try RunRecord.read(from: run.directory + "/run.json")
+            #expect(record.lastError?.nonRetriable == true)
+            #expect(record.lastError?.step == "fetch-user")
+            #expect(RunLog.read(run.directory + "/log.jsonl").filter { $0.kind == .started }.count == 1)
+            #expect(try served.emails().isEmpty)
+        }
+    }
+
+    @Test func theWeeklyDigestSummarisesEachWorkspaceForEachMemberAndSkipsThoseThatOptedOut() async throws {
+        try await withTemporaryDirectory { root in
+            let clock = ManualClock(.utc("2026-11-27T10:00:00Z"))
+            let served = try Served(root: root, clock: clock)
+            let store = served.services.store
+            let busy = try await store.createWorkspace(name: "Busy Co")
+            let quiet = try await store.createWorkspace(name: "Quiet Co")
+            let ana = try await store.createUser(email: "ana@busy.test", name: "Ana")
+            let bo = try await store.createUser(email: "bo@busy.test", name: "Bo")
+            let cy = try await store.createUser(email: "cy@quiet.test", name: "Cy")
+            try await store.addMember(workspaceID: busy.id, userID: ana.id, role: .owner)
+            try await store.addMember(workspaceID: busy.id, userID: bo.id, role: .member)
+            try await store.addMember(workspaceID: quiet.id, userID: cy.id, role: .owner)
+            var off = try await store.settings(workspaceID: quiet.id)
+            off.weeklyDigest = false
+            try await store.setSettings(off)
+            for index in 0..<3 {
+                _ = try await store.addContact(NewContact(email: "c\(index)@x.test"), workspaceID: busy.id)
+            }
+            clock.set(.utc("2026-11-10T10:00:00Z"))  // outside the week before the tick
+            _ = try await store.addContact(NewContact(email: "old@x.test"), workspaceID: busy.id)
+
+            try await served.send(CronTick.event(function: WeeklyDigest.id, scheduledAt: .utc("2026-11-30T08:00:00Z")))
+            try await served.waitFor("the digest run is done") { try served.runs("done").count == 1 }
+            try await served.stop()
+
+            let run = try #require(try served.runs("done").first)
+            let steps = try Disk.listVisible(run.directory + "/steps").sorted()
+            #expect(
+                steps == [
+                    "email-\(busy.id)-\(ana.id).json", "email-\(busy.id)-\(bo.id).json", "list-workspaces.json",
+                    "summary-\(busy.id).json",
+                ])
+            let emails = try served.emails()
+            #expect(emails.count == 2)
+            #expect(emails.allSatisfy { $0.contains("Busy Co") && !$0.contains("Quiet Co") })
+            #expect(emails.contains { $0.contains("ana@busy.test") } && emails.contains { $0.contains("bo@busy.test") })
+            let summary = String(
+                decoding: try Disk.read(run.directory + "/steps/summary-\(busy.id).json"), as: UTF8.self)
+            #expect(summary.contains(#""contactsAdded" : 3"#), "only the week before the tick counts: \(summary)")
+        }
+    }
+}
