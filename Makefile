@@ -5,7 +5,7 @@ SPOOL_DIR ?= ./spool
 BIN_DIR = $(shell $(SWIFT) build --show-bin-path)
 APT_PACKAGES = libsqlite3-dev libcurl4-openssl-dev pkg-config
 
-.PHONY: all deps build run test format lint clean
+.PHONY: all deps build run demo test measure-import-memory format lint clean
 
 all: build
 
@@ -26,6 +26,15 @@ run: build
 	echo "demo workspace and user: $$demo"; \
 	echo "in another shell: $(BIN_DIR)/spool send user/signed.up --spool $(SPOOL_DIR) --data '$$demo'"
 	exec $(BIN_DIR)/spool serve --spool $(SPOOL_DIR)
+
+# Seeds, imports 100,000 generated contacts, exports them, and prints where to look.
+demo: build
+	scripts/demo.sh $(BIN_DIR)/spool $(SPOOL_DIR) $${ROWS:-100000}
+
+# Peak memory of `spool serve` importing 1,000,000 rows (the figure in the README).
+measure-import-memory: deps
+	$(SWIFT) build -c release --product spool
+	scripts/import-memory.sh $(shell $(SWIFT) build -c release --show-bin-path)/spool $${ROWS:-1000000}
 
 test: deps
 	$(SWIFT) build --build-tests

@@ -8,7 +8,8 @@ struct SpoolCommand: AsyncParsableCommand {
         commandName: "spool",
         abstract: "A durable background-job processor whose queue and state store is the file system.",
         subcommands: [
-            Serve.self, Send.self, Runs.self, Show.self, Retry.self, Replay.self, Cancel.self, Cron.self, Demo.self,
+            Serve.self, Send.self, Runs.self, Show.self, Retry.self, Replay.self, Cancel.self, Cron.self, Import.self,
+            Export.self, ImportsList.self, ExportsList.self, Demo.self,
         ])
 }
 

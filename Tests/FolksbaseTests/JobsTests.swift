@@ -121,10 +121,11 @@ import Testing
             let run = try #require(try served.runs("done").first)
             let steps = try Disk.listVisible(run.directory + "/steps").sorted()
             #expect(
-                steps == [
-                    "email-\(busy.id)-\(ana.id).json", "email-\(busy.id)-\(bo.id).json", "list-workspaces.json",
-                    "summary-\(busy.id).json",
-                ])
+                steps
+                    == [
+                        "email-\(busy.id)-\(ana.id).json", "email-\(busy.id)-\(bo.id).json", "list-workspaces.json",
+                        "summary-\(busy.id).json",
+                    ].sorted())
             let emails = try served.emails()
             #expect(emails.count == 2)
             #expect(emails.allSatisfy { $0.contains("Busy Co") && !$0.contains("Quiet Co") })

@@ -30,6 +30,48 @@ public protocol FolksbaseStore: Sendable {
 
     /// Creates the demo workspace and its owner once; later calls return the same ids.
     func seedDemo() async throws -> DemoSeed
+
+    // MARK: Imports
+
+    /// Records a CSV import as `processing`; the workspace and the user must exist (`.notFound`).
+    func createImport(
+        workspaceID: String, userID: String, blobURL: String, fileName: String, columnMapping: [String: String]?
+    ) async throws -> ImportRecord
+    func importRecord(id: String) async throws -> ImportRecord?
+    /// Imports newest first, of one workspace or of all when `workspaceID` is nil.
+    func imports(workspaceID: String?) async throws -> [ImportRecord]
+    /// Applies one chunk exactly once: upserts `rows` by (workspace, email) in ONE transaction, records the result
+    /// under (importID, chunk) in the same transaction, and returns it; a second call for the same
+    /// (importID, chunk) returns the recorded result and writes nothing.
+    ///
+    /// A row whose email an earlier row of the same import already wrote is skipped as `duplicate of row N`;
+    /// `invalid` rows count as skipped. A blank (nil) field leaves the stored value as it is.
+    func applyImportChunk(
+        importID: String, workspaceID: String, chunk: Int, rows: [ContactRow], invalid: [RowError]
+    ) async throws -> ChunkResult
+    /// Marks a processing (or failed, when its run was retried) import completed with its final counts.
+    /// Repeating it with the same numbers returns the record; other numbers fail with `.constraint`.
+    func completeImport(
+        id: String, totalRows: Int, inserted: Int, updated: Int, skipped: Int, errorLog: [RowError], errorCount: Int
+    ) async throws -> ImportRecord
+    /// Marks an import failed with `error`; a completed import stays completed and is returned unchanged.
+    func failImport(id: String, error: String) async throws -> ImportRecord
+
+    // MARK: Exports
+
+    /// Records a CSV export as `processing`; the workspace and the user must exist (`.notFound`).
+    func createExport(workspaceID: String, userID: String) async throws -> ExportRecord
+    func exportRecord(id: String) async throws -> ExportRecord?
+    /// Exports newest first, of one workspace or of all when `workspaceID` is nil.
+    func exports(workspaceID: String?) async throws -> [ExportRecord]
+    /// Marks a processing (or failed, when its run was retried) export completed; idempotent like `completeImport`.
+    func completeExport(id: String, blobURL: String, rowCount: Int) async throws -> ExportRecord
+    /// Marks an export failed with `error`; a completed export stays completed and is returned unchanged.
+    func failExport(id: String, error: String) async throws -> ExportRecord
+
+    /// Contacts of a workspace in email order after `afterEmail` (keyset pagination), at most `limit`.
+    func contactsPage(workspaceID: String, afterEmail: String?, limit: Int) async throws -> [Contact]
+    func contactCount(workspaceID: String) async throws -> Int
 }
 
 public struct User: Codable, Sendable, Hashable {
@@ -178,11 +220,23 @@ public enum RecordID {
     public static let importJob = "imp"
     public static let exportJob = "exp"
 
-    private static let alphabet = Array("0123456789abcdefghijklmnopqrstuvwxyz")
+    private static let digits = Array("0123456789abcdefghijklmnopqrstuvwxyz".utf8)
 
     public static func make(_ prefix: String) -> String {
+        // Two draws of 8 uniform base-36 digits each: two getrandom calls instead of sixteen, which
+        // matters when an import makes an id for every row.
         var generator = SystemRandomNumberGenerator()
-        return prefix + "_" + String((0..<16).map { _ in alphabet.randomElement(using: &generator)! })
+        var id = Array(prefix.utf8)
+        id.reserveCapacity(id.count + 17)
+        id.append(UInt8(ascii: "_"))
+        for _ in 0..<2 {
+            var value = UInt64.random(in: 0..<2_821_109_907_456, using: &generator)  // 36^8
+            for _ in 0..<8 {
+                id.append(digits[Int(value % 36)])
+                value /= 36
+            }
+        }
+        return String(decoding: id, as: UTF8.self)
     }
 }
 

@@ -16,15 +16,21 @@ public final class SQLiteConnection: @unchecked Sendable {
         public var busyTimeout: Duration
         /// How many prepared statements are kept for reuse, keyed by their SQL text.
         public var statementCacheCapacity: Int
-        /// The most memory SQLite's page cache may use, in KiB. Bulk upserts into indexed tables
-        /// run about 1.7 times faster with 64 MiB than with SQLite's default of 2 MiB.
+        /// The most memory SQLite's page cache may use, in KiB. Bulk upserts into indexed tables run
+        /// faster with a larger cache than SQLite's 2 MiB default; 16 MiB keeps a serving process,
+        /// importing a million rows, well under 100 MB.
         public var pageCacheKiB: Int
+        /// WAL pages written before SQLite checkpoints into the database file (SQLite's default is 1,000).
+        public var walAutocheckpointPages: Int
 
-        public init(busyTimeout: Duration = .seconds(10), statementCacheCapacity: Int = 64, pageCacheKiB: Int = 65_536)
-        {
+        public init(
+            busyTimeout: Duration = .seconds(10), statementCacheCapacity: Int = 64, pageCacheKiB: Int = 16_384,
+            walAutocheckpointPages: Int = 4_000
+        ) {
             self.busyTimeout = busyTimeout
             self.statementCacheCapacity = statementCacheCapacity
             self.pageCacheKiB = pageCacheKiB
+            self.walAutocheckpointPages = walAutocheckpointPages
         }
     }
 
@@ -81,8 +87,8 @@ public final class SQLiteConnection: @unchecked Sendable {
         }
         try lockedSession(readOnly: false) { db in
             try db.executeScript(
-                "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -\(configuration.pageCacheKiB);"
-            )
+                "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -\(configuration.pageCacheKiB); "
+                    + "PRAGMA wal_autocheckpoint = \(configuration.walAutocheckpointPages);")
         }
     }
 

@@ -82,7 +82,31 @@ enum Schema {
             completed_at INTEGER
         );
         CREATE INDEX exports_workspace_completed ON exports(workspace_id, completed_at);
+        """,
+        // 2: imports that apply each chunk exactly once.
         """
+        -- Which import last wrote a contact, and from which row: a later row of the same import with
+        -- that email is a duplicate. Provenance only, so no foreign key (its check would slow every upsert).
+        ALTER TABLE contacts ADD COLUMN import_id TEXT;
+        ALTER TABLE contacts ADD COLUMN import_row INTEGER;
+
+        -- One row per applied chunk, written in the chunk's transaction: a re-run returns `result`.
+        CREATE TABLE import_chunks (
+            import_id TEXT NOT NULL REFERENCES imports(id) ON DELETE CASCADE,
+            chunk INTEGER NOT NULL,
+            result TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            PRIMARY KEY (import_id, chunk)
+        ) WITHOUT ROWID;
+
+        ALTER TABLE imports ADD COLUMN error_count INTEGER NOT NULL DEFAULT 0;
+
+        -- Job lists are shown newest first, per workspace or across all of them.
+        CREATE INDEX imports_workspace_created ON imports(workspace_id, created_at);
+        CREATE INDEX imports_created ON imports(created_at);
+        CREATE INDEX exports_workspace_created ON exports(workspace_id, created_at);
+        CREATE INDEX exports_created ON exports(created_at);
+        """,
     ]
 
     /// The version a fully migrated database reports.

@@ -82,6 +82,79 @@ public struct EmailTemplates: Sendable {
             idempotencyKey: idempotencyKey, date: date)
     }
 
+    /// An import finished: how many contacts were added, updated and skipped.
+    public func importCompleted(
+        _ record: ImportRecord, recipient: User, idempotencyKey: String, date: Date
+    ) -> EmailMessage {
+        let counts =
+            "\(record.inserted ?? 0) added, \(record.updated ?? 0) updated, \(record.skipped ?? 0) skipped"
+        let errors =
+            (record.errorCount ?? 0) == 0
+            ? "" : " \(record.errorCount!) row(s) had problems; see the import's error log."
+        let text = """
+            \(Self.greeting(recipient.name))
+
+            Your import of \(record.fileName) is complete: \(counts).\(errors)
+
+            The Folksbase team
+            """
+        let html = Self.page([
+            Self.paragraph(Self.escape(Self.greeting(recipient.name))),
+            Self.paragraph(
+                "Your import of <strong>\(Self.escape(record.fileName))</strong> is complete: "
+                    + Self.escape(counts) + "." + Self.escape(errors)),
+            Self.paragraph("The Folksbase team"),
+        ])
+        return message(
+            to: recipient, subject: "Import complete: \(record.fileName)", text: text, html: html,
+            idempotencyKey: idempotencyKey, date: date)
+    }
+
+    /// An export is ready to download.
+    public func exportCompleted(
+        _ record: ExportRecord, recipient: User, idempotencyKey: String, date: Date
+    ) -> EmailMessage {
+        let url = record.blobUrl ?? ""
+        let text = """
+            \(Self.greeting(recipient.name))
+
+            Your export of \(record.rowCount ?? 0) contacts is ready: \(url)
+
+            The Folksbase team
+            """
+        let html = Self.page([
+            Self.paragraph(Self.escape(Self.greeting(recipient.name))),
+            Self.paragraph(
+                "Your export of \(record.rowCount ?? 0) contacts is ready: "
+                    + "<a href=\"\(Self.escape(url))\">\(Self.escape(url))</a>"),
+            Self.paragraph("The Folksbase team"),
+        ])
+        return message(
+            to: recipient, subject: "Your contacts export is ready", text: text, html: html,
+            idempotencyKey: idempotencyKey, date: date)
+    }
+
+    /// An import or export failed for good.
+    public func jobFailed(
+        _ job: String, error: String, recipient: User, idempotencyKey: String, date: Date
+    ) -> EmailMessage {
+        let text = """
+            \(Self.greeting(recipient.name))
+
+            Your \(job) failed: \(error)
+
+            The Folksbase team
+            """
+        let html = Self.page([
+            Self.paragraph(Self.escape(Self.greeting(recipient.name))),
+            Self.paragraph("Your \(Self.escape(job)) failed: " + Self.escape(error)),
+            Self.paragraph("The Folksbase team"),
+        ])
+        return message(
+            to: recipient, subject: "Your \(job) failed", text: text, html: html, idempotencyKey: idempotencyKey,
+            date: date)
+    }
+
     private func message(
         to user: User, subject: String, text: String, html: String, idempotencyKey: String, date: Date
     ) -> EmailMessage {

@@ -55,6 +55,18 @@ public struct SpoolAdmin: Sendable {
             log: log)
     }
 
+    /// The runs an event with an explicit id started, once intake has taken it (from its `ids/` marker).
+    public func runIDs(forEvent eventID: String) -> [RunID] {
+        let markers = DedupeMarkers(layout: layout, window: .infinity)
+        guard let data = try? Disk.read(markers.path(for: eventID)),
+            let marker = try? JSONDecoder().decode(DedupeMarkers.Marker.self, from: data)
+        else { return [] }
+        return marker.runs.compactMap { try? RunID(validating: $0) }
+    }
+
+    /// Where a run is now, or nil if it is nowhere in the spool.
+    public func location(of id: RunID) throws -> RunLocation? { try locator.find(id) }
+
     /// Moves a failed run back into `runs/`; it resumes at the step that failed.
     public func retry(_ id: RunID) async throws {
         let directory = layout.failedRun(id)

@@ -23,6 +23,31 @@ public final class DurableWriter: Sendable {
         try await onWriterThread { try Self.publishNow(data, at: path) }
     }
 
+    /// Publishes `path` as the concatenation of `sources`, streamed (never whole in memory).
+    public func publish(concatenating sources: [String], at path: String) async throws {
+        try await onWriterThread {
+            try Self.publishNow(at: path) { fd, temp in
+                var buffer = [UInt8](repeating: 0, count: 1 << 20)
+                for source in sources {
+                    let input = open(source, O_RDONLY | O_CLOEXEC)
+                    guard input >= 0 else { throw SpoolError.system("open", path: source) }
+                    defer { close(input) }
+                    while true {
+                        let count = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
+                        if count < 0 {
+                            if errno == EINTR { continue }
+                            throw SpoolError.system("read", path: source)
+                        }
+                        if count == 0 { break }
+                        try buffer.withUnsafeBytes {
+                            try Self.writeAll(fd, UnsafeRawBufferPointer(rebasing: $0[..<count]), path: temp)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// Renames `source` to `target` and flushes both directories. With `replace: false` an
     /// existing target is an error (`EEXIST`), so two movers never overwrite each other.
     public func move(_ source: String, to target: String, replace: Bool = false) async throws {
@@ -52,7 +77,7 @@ public final class DurableWriter: Sendable {
             defer { close(fd) }
             var line = line
             if line.last != UInt8(ascii: "\n") { line.append(UInt8(ascii: "\n")) }
-            try Self.writeAll(fd, line, path: path)
+            try line.withUnsafeBytes { try Self.writeAll(fd, $0, path: path) }
             if fdatasync(fd) != 0 { throw SpoolError.system("fdatasync", path: path) }
         }
     }
@@ -64,12 +89,19 @@ public final class DurableWriter: Sendable {
 
     /// The synchronous publish, for code already on a writer thread.
     public static func publishNow(_ data: Data, at path: String) throws {
+        try publishNow(at: path) { fd, temp in
+            try data.withUnsafeBytes { try writeAll(fd, $0, path: temp) }
+        }
+    }
+
+    /// Publishes whatever `write` writes to the temp file's descriptor.
+    static func publishNow(at path: String, write: (_ fd: Int32, _ temp: String) throws -> Void) throws {
         let directory = Disk.parent(of: path)
         let temp = directory + "/." + Disk.name(of: path) + ".tmp-" + Disk.uniqueSuffix()
         let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else { throw SpoolError.system("create", path: temp) }
         do {
-            try writeAll(fd, data, path: temp)
+            try write(fd, temp)
             if fsync(fd) != 0 { throw SpoolError.system("fsync", path: temp) }
             close(fd)
         } catch {
@@ -86,17 +118,15 @@ public final class DurableWriter: Sendable {
         try Disk.fsyncDirectory(directory)
     }
 
-    private static func writeAll(_ fd: Int32, _ data: Data, path: String) throws {
-        try data.withUnsafeBytes { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let n = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw SpoolError.system("write", path: path)
-                }
-                offset += n
+    private static func writeAll(_ fd: Int32, _ buffer: UnsafeRawBufferPointer, path: String) throws {
+        var offset = 0
+        while offset < buffer.count {
+            let n = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw SpoolError.system("write", path: path)
             }
+            offset += n
         }
     }
 

@@ -72,7 +72,7 @@ struct RunExecutor: Sendable {
             id, folder: directory + "/" + RunFiles.steps, logPrefix: "", record: resumed, retry: function.retry,
             log: log)
         let context = RunContext(
-            event: event, runID: id, functionID: function.id, step: step, logger: runLogger(id))
+            event: event, runID: id, functionID: function.id, step: step, directory: directory, logger: runLogger(id))
         var thrown: Error?
         do {
             try await function.handler(context)
@@ -159,7 +159,7 @@ struct RunExecutor: Sendable {
             record.id, folder: folder, logPrefix: RunFiles.onFailureSteps + "/", record: record, retry: function.retry,
             log: log)
         let context = FailureContext(
-            event: event, runID: record.id, functionID: function.id, error: error, step: step,
+            event: event, runID: record.id, functionID: function.id, error: error, step: step, directory: directory,
             logger: runLogger(record.id))
         var thrown: Error?
         do {

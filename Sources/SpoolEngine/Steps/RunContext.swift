@@ -6,6 +6,8 @@ public struct RunContext: Sendable {
     public let runID: RunID
     public let functionID: String
     public let step: Step
+    /// The run's directory in `runs/`: files a function keeps beside its steps (CSV chunks, export parts).
+    public let directory: String
     public let logger: Logger
 }
 
@@ -17,6 +19,7 @@ public struct FailureContext: Sendable {
     public let error: RecordedError
     /// Steps of the failure handler, memoized in the run's `on-failure/` folder.
     public let step: Step
+    public let directory: String
     public let logger: Logger
 }
 

@@ -1,9 +1,10 @@
 import ArgumentParser
 import Folksbase
+import Foundation
 import SpoolEngine
 
 struct Demo: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Demo data.", subcommands: [Seed.self])
+    static let configuration = CommandConfiguration(abstract: "Demo data.", subcommands: [Seed.self, CSV.self])
 
     struct Seed: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -16,6 +17,31 @@ struct Demo: AsyncParsableCommand {
             try layout.create()
             let services = try FolksbaseServices.embedded(spool: layout, writer: DurableWriter())
             try printJSON(try await services.store.seedDemo())
+        }
+    }
+
+    struct CSV: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a deterministic contacts CSV with realistic nasty cases (to stdout, or --out).")
+
+        @Option(help: "Data rows.") var rows: Int
+        @Option(help: "Seed: the same seed gives the same file.") var seed: UInt64 = 42
+        @Option(help: "Write to this file instead of stdout.") var out: String?
+
+        func run() async throws {
+            guard rows >= 0 else { throw ValidationError("--rows cannot be negative") }
+            let generator = DemoContactsCSV(rows: rows, seed: seed)
+            if let out {
+                try generator.write(to: out)
+                let expected = generator.expectation()
+                FileHandle.standardError.write(
+                    Data(
+                        ("wrote \(rows) rows to \(out): \(expected.validUniqueEmails) valid unique emails, "
+                            + "\(expected.missingEmail) missing, \(expected.invalidEmail) invalid, "
+                            + "\(expected.duplicates) duplicates\n").utf8))
+            } else {
+                try generator.write(to: FileHandle.standardOutput)
+            }
         }
     }
 }

@@ -1,0 +1,26 @@
+import SpoolEngine
+
+/// The `onFailure` of the import and export jobs: mark the record failed, then a best-effort email.
+enum JobFailure {
+    static func record(
+        _ job: String, context: FailureContext, services: FolksbaseServices,
+        markFailed: @escaping @Sendable (String, String) async throws -> Void,
+        recordID: (Event) throws -> String, userID: (Event) throws -> String?
+    ) async throws {
+        let id = try recordID(context.event)
+        let message = context.error.message
+        try await context.step.run("mark-failed") { _ in try await markFailed(id, message) }
+        let userID = try? userID(context.event)
+        _ = try await context.step.run("notify-failure", retries: 0) { step -> Bool in
+            do {
+                guard let userID, let user = try await services.store.user(id: userID) else { return false }
+                _ = try await services.notifications.sendJobFailed(
+                    "\(job) \(id)", error: message, to: user, idempotencyKey: step.idempotencyKey)
+                return true
+            } catch {
+                context.logger.warning("the failure email for \(job) \(id) could not be sent: \(error)")
+                return false
+            }
+        }
+    }
+}

@@ -1,0 +1,74 @@
+import SpoolEngine
+
+/// `process-csv` on `import/csv.confirmed` {importId, workspaceId, userId}: fetch the import, stream
+/// the file into 500-row chunks, import each chunk in one transaction, finalize, notify.
+public enum ProcessCSV {
+    public static let id = "process-csv"
+    public static let event = "import/csv.confirmed"
+    /// The most row errors kept in an import's error log (the count stays exact).
+    public static let errorLogLimit = 1000
+
+    struct EventData: Decodable {
+        var importId: String
+        var workspaceId: String?
+        var userId: String?
+    }
+
+    public static func function(_ services: FolksbaseServices) -> SpoolFunction {
+        SpoolFunction(
+            id: id, trigger: .event(event),
+            handler: { context in
+                let data = try context.event.decodeData(EventData.self)
+                let chunks = context.directory + "/chunks"
+                let record = try await context.step.run("fetch-import") { _ in
+                    guard let record = try await services.store.importRecord(id: data.importId) else {
+                        throw NonRetriableError("no import \(data.importId)")
+                    }
+                    guard record.status == .processing else {
+                        throw NonRetriableError("import \(record.id) is \(record.status.rawValue), not processing")
+                    }
+                    return record
+                }
+                let plan = try await context.step.run("download-and-chunk") { _ in
+                    let source = try await services.blobs.localFile(
+                        for: record.blobUrl, downloadingInto: context.directory)
+                    let plan = try await services.chunker.chunk(source, into: chunks)
+                    _ = try ContactColumns(header: plan.header, mapping: record.columnMapping)
+                    return plan
+                }
+                let columns = try ContactColumns(header: plan.header, mapping: record.columnMapping)
+                var results: [ChunkResult] = []
+                for (index, chunk) in plan.chunks.enumerated() {
+                    results.append(
+                        try await context.step.run("process-chunk-\(index + 1)") { _ in
+                            try await services.importer.importChunk(
+                                chunk, number: index + 1, folder: chunks, columns: columns, record: record)
+                        })
+                }
+                let chunkResults = results
+                let finished = try await context.step.run("finalize") { _ in
+                    let results = chunkResults
+                    let errors = results.flatMap(\.errors).sorted { $0.row < $1.row }
+                    return try await services.store.completeImport(
+                        id: record.id, totalRows: plan.totalRows, inserted: results.reduce(0) { $0 + $1.inserted },
+                        updated: results.reduce(0) { $0 + $1.updated }, skipped: results.reduce(0) { $0 + $1.skipped },
+                        errorLog: Array(errors.prefix(errorLogLimit)),
+                        errorCount: results.reduce(0) { $0 + $1.skipped })
+                }
+                _ = try await context.step.run("notify") { step -> String? in
+                    guard try await services.store.settings(workspaceID: record.workspaceId).notifyOnImport,
+                        let user = try await services.store.user(id: record.userId)
+                    else { return nil }
+                    return try await services.notifications.sendImportCompleted(
+                        finished, to: user, idempotencyKey: step.idempotencyKey)
+                }
+            },
+            onFailure: { context in
+                try await JobFailure.record(
+                    "import", context: context, services: services,
+                    markFailed: { id, error in _ = try await services.store.failImport(id: id, error: error) },
+                    recordID: { try $0.decodeData(EventData.self).importId },
+                    userID: { try $0.decodeData(EventData.self).userId })
+            })
+    }
+}

@@ -1,0 +1,64 @@
+import SpoolEngine
+
+/// `process-export` on `export/csv.confirmed` {exportId, workspaceId, userId}: fetch the export, write
+/// keyset pages of contacts into part files, upload them as one CSV object, finalize, notify.
+public enum ProcessExport {
+    public static let id = "process-export"
+    public static let event = "export/csv.confirmed"
+
+    struct EventData: Decodable {
+        var exportId: String
+        var workspaceId: String?
+        var userId: String?
+    }
+
+    public static func function(_ services: FolksbaseServices) -> SpoolFunction {
+        SpoolFunction(
+            id: id, trigger: .event(event),
+            handler: { context in
+                let data = try context.event.decodeData(EventData.self)
+                let folder = context.directory + "/parts"
+                let record = try await context.step.run("fetch-export") { _ in
+                    guard let record = try await services.store.exportRecord(id: data.exportId) else {
+                        throw NonRetriableError("no export \(data.exportId)")
+                    }
+                    guard record.status == .processing else {
+                        throw NonRetriableError("export \(record.id) is \(record.status.rawValue), not processing")
+                    }
+                    return record
+                }
+                var parts: [ContactExporter.Part] = []
+                repeat {
+                    let number = parts.count + 1
+                    let after = parts.last?.lastEmail
+                    parts.append(
+                        try await context.step.run("write-part-\(number)") { _ in
+                            try await services.exporter.writePart(
+                                number, workspaceID: record.workspaceId, afterEmail: after, folder: folder)
+                        })
+                } while parts.last!.rows == services.exporter.rowsPerPart
+                let written = parts
+                let url = try await context.step.run("upload") { _ in
+                    try await services.exporter.upload(written, folder: folder, exportID: record.id)
+                }
+                let finished = try await context.step.run("finalize") { _ in
+                    try await services.store.completeExport(
+                        id: record.id, blobURL: url, rowCount: written.reduce(0) { $0 + $1.rows })
+                }
+                _ = try await context.step.run("notify") { step -> String? in
+                    guard try await services.store.settings(workspaceID: record.workspaceId).notifyOnExport,
+                        let user = try await services.store.user(id: record.userId)
+                    else { return nil }
+                    return try await services.notifications.sendExportCompleted(
+                        finished, to: user, idempotencyKey: step.idempotencyKey)
+                }
+            },
+            onFailure: { context in
+                try await JobFailure.record(
+                    "export", context: context, services: services,
+                    markFailed: { id, error in _ = try await services.store.failExport(id: id, error: error) },
+                    recordID: { try $0.decodeData(EventData.self).exportId },
+                    userID: { try $0.decodeData(EventData.self).userId })
+            })
+    }
+}

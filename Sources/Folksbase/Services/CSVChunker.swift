@@ -1,0 +1,152 @@
+import Foundation
+import SpoolEngine
+
+/// How a CSV file was split: the header and one entry per chunk file.
+public struct ChunkPlan: Codable, Sendable, Hashable {
+    public struct Chunk: Codable, Sendable, Hashable {
+        /// The file's name in the run's `chunks/` folder, e.g. `000001.csv`.
+        public var file: String
+        /// Well-formed data rows written to the file.
+        public var rows: Int
+        /// Malformed records in the chunk's range, as row errors (at most `problemLimit` kept).
+        public var problems: [RowError]
+        public var problemCount: Int
+        public var firstRow: Int
+        public var lastRow: Int
+        /// Where in the source the next chunk starts.
+        public var endOffset: Int64
+    }
+
+    public var header: [String]
+    public var chunks: [Chunk]
+    /// Data records in the source (blank lines excluded), well-formed or not.
+    public var totalRows: Int
+    /// False while chunking is in progress (in `chunks/manifest.json`).
+    public var complete: Bool
+}
+
+/// Streams a CSV file into chunk files of at most `rowsPerChunk` records, each with the header.
+///
+/// Each chunk file starts with a `row` column holding the record's row number in the source, so
+/// row errors name the row a spreadsheet shows. Malformed records become row errors here and are
+/// not copied. Chunks are published one by one; `manifest.json` records progress every few
+/// chunks, so a retried chunking resumes at the last recorded offset instead of row 1.
+public struct CSVChunker: Sendable {
+    public var rowsPerChunk = 500
+    public var manifestEvery = 20
+    public static let problemLimit = 50
+    public static let manifest = "manifest.json"
+    let writer: DurableWriter
+
+    public init(writer: DurableWriter) { self.writer = writer }
+
+    public func chunk(_ source: String, into directory: String) async throws -> ChunkPlan {
+        try await writer.makeDirectory(directory)
+        return try await writer.perform { [self] in try chunkNow(source, into: directory) }
+    }
+
+    private func chunkNow(_ source: String, into directory: String) throws -> ChunkPlan {
+        var plan = resumablePlan(in: directory) ?? ChunkPlan(header: [], chunks: [], totalRows: 0, complete: false)
+        let reader: CSVReader
+        var headerLine: Data
+        if let last = plan.chunks.last {
+            reader = try CSVReader(path: source, startingAt: last.endOffset, firstRow: last.lastRow + 1)
+            headerLine = Data(CSVWriter.line(["row"] + plan.header).utf8)
+        } else {
+            reader = try CSVReader(path: source)
+            guard let header = try Self.header(reader) else {
+                throw NonRetriableError("the CSV file is empty: no header row")
+            }
+            plan.header = header
+            headerLine = Data(CSVWriter.line(["row"] + header).utf8)
+        }
+
+        var current = Data()
+        var chunk = ChunkPlan.Chunk(
+            file: "", rows: 0, problems: [], problemCount: 0, firstRow: 0, lastRow: 0, endOffset: 0)
+        func flush() throws {
+            guard chunk.rows + chunk.problemCount > 0 else { return }
+            chunk.file = String(format: "%06d.csv", plan.chunks.count + 1)
+            try DurableWriter.publishNow(headerLine + current, at: directory + "/" + chunk.file)
+            plan.chunks.append(chunk)
+            if plan.chunks.count % manifestEvery == 0 {
+                try DurableWriter.publishNow(try SpoolJSON.encoder.encode(plan), at: directory + "/" + Self.manifest)
+            }
+            current.removeAll(keepingCapacity: true)
+            chunk = ChunkPlan.Chunk(
+                file: "", rows: 0, problems: [], problemCount: 0, firstRow: 0, lastRow: 0, endOffset: 0)
+        }
+
+        while let record = try reader.next() {
+            if record.isBlank { continue }
+            if chunk.rows + chunk.problemCount == 0 { chunk.firstRow = record.row }
+            chunk.lastRow = record.row
+            chunk.endOffset = record.endOffset
+            plan.totalRows += 1
+            if let problem = record.problem {
+                chunk.problemCount += 1
+                if chunk.problems.count < Self.problemLimit {
+                    chunk.problems.append(RowError(row: record.row, reason: problem.description))
+                }
+            } else {
+                current.append(contentsOf: "\(record.row),".utf8)
+                reader.withLastRecordBytes { bytes in current.append(contentsOf: bytes) }
+                if current.last != UInt8(ascii: "\n") && current.last != UInt8(ascii: "\r") {
+                    current.append(UInt8(ascii: "\n"))
+                }
+                chunk.rows += 1
+            }
+            if chunk.rows + chunk.problemCount == rowsPerChunk { try flush() }
+        }
+        try flush()
+        plan.complete = true
+        try DurableWriter.publishNow(try SpoolJSON.encoder.encode(plan), at: directory + "/" + Self.manifest)
+        return plan
+    }
+
+    /// The progress of an interrupted chunking, if its manifest and every chunk it lists are there.
+    private func resumablePlan(in directory: String) -> ChunkPlan? {
+        guard let data = try? Disk.read(directory + "/" + Self.manifest),
+            let plan = try? SpoolJSON.decoder.decode(ChunkPlan.self, from: data), !plan.complete,
+            plan.chunks.allSatisfy({ Disk.exists(directory + "/" + $0.file) })
+        else { return nil }
+        return plan
+    }
+
+    /// The first non-blank record, which must be well-formed.
+    private static func header(_ reader: CSVReader) throws -> [String]? {
+        while let record = try reader.next() {
+            if record.isBlank { continue }
+            if let problem = record.problem { throw NonRetriableError("the header row is malformed: \(problem)") }
+            return record.fields
+        }
+        return nil
+    }
+}
+
+/// Reads a chunk file back: its header (without the `row` column) and its records with their source rows.
+public struct ChunkFile {
+    public let header: [String]
+    private let reader: CSVReader
+
+    public init(path: String) throws {
+        reader = try CSVReader(path: path)
+        guard let first = try reader.next(), first.fields.first == "row" else {
+            throw FolksbaseError(.invalidInput, "\(path) is not a chunk file (no row column)")
+        }
+        header = Array(first.fields.dropFirst())
+    }
+
+    /// The next data record: its source row and fields; nil at the end.
+    public func next() throws -> (row: Int, fields: ArraySlice<String>)? {
+        while let record = try reader.next() {
+            if record.isBlank { continue }
+            guard record.problem == nil, let row = record.fields.first.flatMap({ Int($0) }) else {
+                throw FolksbaseError(
+                    .invalidInput, "chunk record \(record.row) is damaged; the chunking step must run again")
+            }
+            return (row, record.fields.dropFirst())
+        }
+        return nil
+    }
+}

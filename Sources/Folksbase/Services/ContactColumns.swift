@@ -1,0 +1,97 @@
+import Foundation
+import SpoolEngine
+
+/// Which CSV column holds which contact field, and how a record becomes a contact or a row error.
+public struct ContactColumns: Sendable, Hashable {
+    /// The contact fields an import can fill.
+    public enum Field: String, Sendable, CaseIterable, Codable {
+        case email, firstName, lastName, company, phone
+    }
+
+    /// Header names recognised without a mapping, compared with case, spaces and punctuation removed.
+    static let aliases: [String: Field] = {
+        let table: [Field: [String]] = [
+            .email: ["email", "e-mail", "email address", "e-mail address", "mail", "emailaddress"],
+            .firstName: ["first name", "firstname", "first", "given name", "forename"],
+            .lastName: ["last name", "lastname", "last", "surname", "family name"],
+            .company: ["company", "company name", "organization", "organisation", "org", "employer", "account"],
+            .phone: ["phone", "phone number", "telephone", "tel", "mobile", "cell", "mobile phone"],
+        ]
+        var aliases: [String: Field] = [:]
+        for (field, names) in table { for name in names { aliases[squash(name)] = field } }
+        return aliases
+    }()
+
+    /// The longest value kept in a field.
+    public static let maxFieldLength = 1000
+
+    /// Column index of each field.
+    public let columns: [Field: Int]
+    public let headerCount: Int
+
+    /// Columns from the import's mapping (CSV header → field), or from the header's names.
+    public init(header: [String], mapping: [String: String]? = nil) throws {
+        var columns: [Field: Int] = [:]
+        let names = header.map { CSVWriter.unneutralize($0).trimmingCharacters(in: .whitespaces) }
+        if let mapping, !mapping.isEmpty {
+            for (column, fieldName) in mapping {
+                guard let field = Field(rawValue: fieldName) else {
+                    throw NonRetriableError(
+                        "the column mapping names field \"\(fieldName)\"; fields are "
+                            + Field.allCases.map(\.rawValue).joined(separator: ", "))
+                }
+                guard let index = names.firstIndex(of: column) else {
+                    throw NonRetriableError("the column mapping names column \"\(column)\", which the header lacks")
+                }
+                columns[field] = index
+            }
+        } else {
+            for (index, name) in names.enumerated() {
+                if let field = Self.aliases[Self.squash(name)], columns[field] == nil { columns[field] = index }
+            }
+        }
+        guard columns[.email] != nil else {
+            throw NonRetriableError(
+                "no email column: the header is \(names.joined(separator: ",")); name one \"Email\" or pass a mapping")
+        }
+        self.columns = columns
+        self.headerCount = header.count
+    }
+
+    /// The contact in a well-formed data record's fields, or why the record cannot be imported.
+    public func contact(from fields: ArraySlice<String>, row: Int) -> Result<ContactRow, RowError> {
+        if fields.count > headerCount {
+            return .failure(RowError(row: row, reason: "\(fields.count) fields, but the header has \(headerCount)"))
+        }
+        func value(_ field: Field) -> String? {
+            guard let index = columns[field], index < fields.count else { return nil }
+            let text = CSVWriter.unneutralize(fields[fields.startIndex + index])
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            return text.isEmpty ? nil : text
+        }
+        guard let rawEmail = value(.email) else { return .failure(RowError(row: row, reason: "missing email")) }
+        let email = ContactEmail.normalize(rawEmail)
+        guard ContactEmail.isValid(email) else {
+            return .failure(RowError(row: row, reason: "invalid email \"\(rawEmail.prefix(100))\"", email: email))
+        }
+        for field in Field.allCases where (value(field)?.count ?? 0) > Self.maxFieldLength {
+            return .failure(
+                RowError(
+                    row: row, reason: "\(field.rawValue) is longer than \(Self.maxFieldLength) characters", email: email
+                ))
+        }
+        return .success(
+            ContactRow(
+                row: row,
+                contact: NewContact(
+                    email: email, firstName: value(.firstName), lastName: value(.lastName), company: value(.company),
+                    phone: value(.phone))))
+    }
+
+    static func squash(_ name: String) -> String {
+        String(name.lowercased().unicodeScalars.filter { CharacterSet.alphanumerics.contains($0) })
+    }
+}
+
+/// A row error is the failure side of mapping a record.
+extension RowError: Error {}

@@ -1,0 +1,16 @@
+/// The email rule the importer and the demo data share: what counts as the same address, and as an address at all.
+public enum ContactEmail {
+    /// The address as the store keeps it: trimmed and lower-cased.
+    public static func normalize(_ email: String) -> String {
+        StoredEmail.normalize(email)
+    }
+
+    /// Whether `email`, once normalized, is `local@domain`: one `@`, no spaces, and a domain of
+    /// two or more non-empty dot-separated labels (`a@b` and `a@b..c` are not addresses).
+    public static func isValid(_ email: String) -> Bool {
+        let email = normalize(email)
+        guard StoredEmail.isPlausible(email), let at = email.firstIndex(of: "@") else { return false }
+        let labels = email[email.index(after: at)...].split(separator: ".", omittingEmptySubsequences: false)
+        return labels.count >= 2 && labels.allSatisfy { !$0.isEmpty }
+    }
+}

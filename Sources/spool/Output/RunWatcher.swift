@@ -1,0 +1,45 @@
+import Foundation
+import SpoolEngine
+
+/// Follows the run an event starts, for commands that wait: finds it, shows progress, reports the end.
+struct RunWatcher {
+    let admin: SpoolAdmin
+    let interactive = isatty(STDERR_FILENO) == 1
+
+    /// The run the event started; tells the user if no server seems to be taking events.
+    func run(forEvent eventID: String) async throws -> RunID {
+        let started = Date()
+        var warned = false
+        while true {
+            if let id = admin.runIDs(forEvent: eventID).first { return id }
+            if !warned && Date().timeIntervalSince(started) > 3 {
+                warn("waiting for a server to take the event; is `spool serve --spool \(admin.layout.root)` running?")
+                warned = true
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+    }
+
+    /// Waits until the run is finished; `progress` describes a live run for the terminal.
+    func waitUntilFinished(_ id: RunID, progress: (RunLocation) -> String?) async throws -> RunDetail {
+        var shown = ""
+        while true {
+            guard let location = try admin.location(of: id) else {
+                throw SpoolError(.notFound, "run \(id) disappeared from the spool")
+            }
+            if location.folder != "runs" {
+                if interactive && !shown.isEmpty { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+                return try admin.detail(id)
+            }
+            if interactive, let line = progress(location), line != shown {
+                FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))
+                shown = line
+            }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+    }
+
+    private func warn(_ message: String) {
+        FileHandle.standardError.write(Data((message + "\n").utf8))
+    }
+}

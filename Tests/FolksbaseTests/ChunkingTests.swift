@@ -1,0 +1,95 @@
+import Foundation
+import SpoolEngine
+import Testing
+
+@testable import Folksbase
+
+@Suite struct ChunkingTests {
+    static func contacts(_ count: Int) -> String {
+        "Email,First Name\n" + (1...count).map { "user\($0)@example.com,User \($0)\n" }.joined()
+    }
+
+    @Test func aFileIsSplitIntoChunksThatKeepTheirSourceRowNumbers() async throws {
+        try await withTemporaryDirectory { root in
+            let source = root + "/in.csv"
+            try Data((Self.contacts(3) + "\n" + "bad\"quote@x.com,Q\n" + "user5@example.com,Five\n").utf8)
+                .write(to: URL(fileURLWithPath: source))
+            var chunker = CSVChunker(writer: DurableWriter())
+            chunker.rowsPerChunk = 2
+            let plan = try await chunker.chunk(source, into: root + "/chunks")
+            #expect(plan.header == ["Email", "First Name"])
+            #expect(plan.totalRows == 5)
+            #expect(plan.chunks.map(\.file) == ["000001.csv", "000002.csv", "000003.csv"])
+            #expect(plan.chunks.map(\.rows) == [2, 1, 1])
+            #expect(plan.chunks[1].problems.map(\.row) == [6], "row 5 is blank, row 6 is badly quoted")
+            #expect(plan.chunks.map(\.firstRow) == [2, 4, 7])
+            let second = try ChunkFile(path: root + "/chunks/000002.csv")
+            #expect(second.header == ["Email", "First Name"])
+            let row = try #require(try second.next())
+            #expect(row.row == 4 && Array(row.fields) == ["user3@example.com", "User 3"])
+            #expect(try second.next() == nil)
+        }
+    }
+
+    @Test func aRetriedChunkingResumesAtTheRecordedOffsetNotRowOne() async throws {
+        try await withTemporaryDirectory { root in
+            let source = root + "/in.csv"
+            try Data(Self.contacts(55).utf8).write(to: URL(fileURLWithPath: source))
+            var chunker = CSVChunker(writer: DurableWriter())
+            chunker.rowsPerChunk = 10
+            chunker.manifestEvery = 2
+            let full = try await chunker.chunk(source, into: root + "/first")
+
+            // An interrupted run: the manifest after two chunks, the later chunk files lost.
+            let folder = root + "/second"
+            try Disk.makeDirectory(folder)
+            var partial = full
+            partial.chunks = Array(full.chunks.prefix(2))
+            partial.totalRows = 20
+            partial.complete = false
+            try Data(SpoolJSON.encoder.encode(partial)).write(to: URL(fileURLWithPath: folder + "/manifest.json"))
+            for chunk in partial.chunks {
+                try Data(contentsOf: URL(fileURLWithPath: root + "/first/" + chunk.file))
+                    .write(to: URL(fileURLWithPath: folder + "/" + chunk.file))
+            }
+            // Scribble over the part already chunked: a chunker that starts at row 1 would see it.
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: source))
+            try handle.write(
+                contentsOf: Data(repeating: UInt8(ascii: "#"), count: Int(partial.chunks[1].endOffset) - 1))
+            try handle.close()
+
+            let resumed = try await chunker.chunk(source, into: folder)
+            #expect(resumed == full)
+            for chunk in full.chunks {
+                #expect(try Disk.read(folder + "/" + chunk.file) == Disk.read(root + "/first/" + chunk.file))
+            }
+        }
+    }
+
+    @Test func headerAliasesAndMappingsFindTheColumns() throws {
+        let byAlias = try ContactColumns(header: ["E-Mail Address", "Given Name", "Surname", "Organisation", "Mobile"])
+        #expect(byAlias.columns == [.email: 0, .firstName: 1, .lastName: 2, .company: 3, .phone: 4])
+        let mapped = try ContactColumns(header: ["a", "b"], mapping: ["b": "email", "a": "firstName"])
+        #expect(mapped.columns == [.email: 1, .firstName: 0])
+        #expect(throws: NonRetriableError.self) { try ContactColumns(header: ["name", "phone"]) }
+        #expect(throws: NonRetriableError.self) { try ContactColumns(header: ["a"], mapping: ["a": "shoeSize"]) }
+        #expect(throws: NonRetriableError.self) { try ContactColumns(header: ["a"], mapping: ["zz": "email"]) }
+    }
+
+    @Test func recordsBecomeTrimmedContactsOrRowErrors() throws {
+        let columns = try ContactColumns(header: ["Email", "First Name", "Phone"])
+        func map(_ fields: [String]) -> Result<ContactRow, RowError> { columns.contact(from: fields[...], row: 9) }
+        let good = try map(["  ANN@Example.COM ", " Ann ", "'+1 555"]).get()
+        #expect(good.contact == NewContact(email: "ann@example.com", firstName: "Ann", phone: "+1 555"))
+        #expect(good.row == 9)
+        #expect(try map(["ann@example.com"]).get().contact.firstName == nil, "short rows are fine")
+        func reason(_ fields: [String]) -> String? {
+            if case .failure(let error) = map(fields) { return error.reason }
+            return nil
+        }
+        #expect(reason(["", "x", ""]) == "missing email")
+        #expect(reason(["nope", "x", ""])?.hasPrefix("invalid email") == true)
+        #expect(reason(["a@b.co", "x", "", "extra"]) == "4 fields, but the header has 3")
+        #expect(reason(["a@b.co", String(repeating: "x", count: 1001), ""])?.contains("longer than") == true)
+    }
+}

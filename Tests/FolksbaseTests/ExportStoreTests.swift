@@ -1,0 +1,204 @@
+import Foundation
+import Testing
+
+@testable import Folksbase
+
+@Suite struct ExportStoreTests {
+    @Test func createsAndListsExports() async throws {
+        try await withTemporaryDirectory { directory in
+            let clock = ManualClock()
+            let store = try makeStore(in: directory, clock: clock)
+            let (workspace, user) = try await owners(store)
+            let other = try await store.createWorkspace(name: "Other")
+
+            let first = try await store.createExport(workspaceID: workspace.id, userID: user.id)
+            clock.set(clock.now().addingTimeInterval(1))
+            let second = try await store.createExport(workspaceID: other.id, userID: user.id)
+            clock.set(clock.now().addingTimeInterval(1))
+            let third = try await store.createExport(workspaceID: workspace.id, userID: user.id)
+
+            #expect(first.id.hasPrefix("exp_"))
+            #expect(
+                first
+                    == ExportRecord(
+                        id: first.id, workspaceId: workspace.id, userId: user.id, status: .processing,
+                        createdAt: clock.now() - 2))
+            #expect(try await store.exportRecord(id: first.id) == first)
+            #expect(try await store.exportRecord(id: "exp_missing") == nil)
+            #expect(try await store.exports(workspaceID: workspace.id) == [third, first])
+            #expect(try await store.exports(workspaceID: nil) == [third, second, first])
+        }
+    }
+
+    @Test func createExportNamesWhatIsMissing() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = try makeStore(in: directory)
+            let (workspace, user) = try await owners(store)
+            let noWorkspace = await #expect(throws: FolksbaseError.self) {
+                try await store.createExport(workspaceID: "ws_gone", userID: user.id)
+            }
+            #expect(noWorkspace?.code == .notFound)
+            #expect(noWorkspace?.message.contains("workspace ws_gone") == true)
+            let noUser = await #expect(throws: FolksbaseError.self) {
+                try await store.createExport(workspaceID: workspace.id, userID: "usr_gone")
+            }
+            #expect(noUser?.code == .notFound)
+            #expect(noUser?.message.contains("user usr_gone") == true)
+            #expect(try await store.exports(workspaceID: nil).isEmpty)
+        }
+    }
+
+    @Test func completeExportOnlyOnceAndFailExportNeverUndoesIt() async throws {
+        try await withTemporaryDirectory { directory in
+            let clock = ManualClock()
+            let store = try makeStore(in: directory, clock: clock)
+            let (workspace, user) = try await owners(store)
+            let export = try await store.createExport(workspaceID: workspace.id, userID: user.id)
+
+            clock.set(clock.now().addingTimeInterval(5))
+            let completed = try await store.completeExport(id: export.id, blobURL: "file:///blobs/e.csv", rowCount: 42)
+            var expected = export
+            expected.status = .completed
+            expected.blobUrl = "file:///blobs/e.csv"
+            expected.rowCount = 42
+            expected.completedAt = clock.now()
+            #expect(completed == expected)
+
+            clock.set(clock.now().addingTimeInterval(5))
+            #expect(
+                try await store.completeExport(id: export.id, blobURL: "file:///blobs/e.csv", rowCount: 42) == expected)
+            let conflict = await #expect(throws: FolksbaseError.self) {
+                try await store.completeExport(id: export.id, blobURL: "file:///blobs/other.csv", rowCount: 42)
+            }
+            #expect(conflict?.code == .constraint)
+            #expect(try await store.failExport(id: export.id, error: "late") == expected)
+            #expect(try await store.exportRecord(id: export.id) == expected)
+        }
+    }
+
+    @Test func failExportRecordsTheErrorAndARetriedRunMayStillComplete() async throws {
+        try await withTemporaryDirectory { directory in
+            let clock = ManualClock()
+            let store = try makeStore(in: directory, clock: clock)
+            let (workspace, user) = try await owners(store)
+            let export = try await store.createExport(workspaceID: workspace.id, userID: user.id)
+
+            clock.set(clock.now().addingTimeInterval(5))
+            let failedAt = clock.now()
+            let failed = try await store.failExport(id: export.id, error: "upload refused")
+            #expect(failed.status == .failed)
+            #expect(failed.error == "upload refused")
+            #expect(failed.completedAt == failedAt)
+            #expect(failed.rowCount == nil)
+            #expect(failed.blobUrl == nil)
+
+            clock.set(clock.now().addingTimeInterval(5))
+            #expect(try await store.failExport(id: export.id, error: "again").completedAt == failedAt)
+            let completed = try await store.completeExport(id: export.id, blobURL: "b", rowCount: 0)
+            #expect(completed.status == .completed)
+            #expect(completed.error == nil)
+            #expect(completed.rowCount == 0)
+
+            let missing = await #expect(throws: FolksbaseError.self) {
+                try await store.completeExport(id: "exp_missing", blobURL: "b", rowCount: 0)
+            }
+            #expect(missing?.code == .notFound)
+        }
+    }
+
+    // MARK: Pages
+
+    @Test func pagesWalkEveryContactOnceInEmailOrder() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = try makeStore(in: directory)
+            let (workspace, _) = try await owners(store)
+            let before = try await store.createWorkspace(name: "Before")
+            let after = try await store.createWorkspace(name: "After")
+            // Emails that sort differently as text than by insertion, and neighbours in other workspaces.
+            var generator = SeededGenerator(seed: 7)
+            let emails = (0..<23).map { "c\($0)@example.com" }.shuffled(using: &generator)
+            for email in emails {
+                _ = try await store.addContact(NewContact(email: email, firstName: "In"), workspaceID: workspace.id)
+            }
+            for email in ["a@example.com", "c10@example.com", "zz@example.com"] {
+                _ = try await store.addContact(NewContact(email: email), workspaceID: before.id)
+                _ = try await store.addContact(NewContact(email: email), workspaceID: after.id)
+            }
+
+            var seen: [Contact] = []
+            var pages = 0
+            var cursor: String?
+            while true {
+                let page = try await store.contactsPage(workspaceID: workspace.id, afterEmail: cursor, limit: 5)
+                if page.isEmpty { break }
+                #expect(page.count <= 5)
+                pages += 1
+                seen += page
+                cursor = page.last?.email
+            }
+            #expect(pages == 5)
+            #expect(seen.map(\.email) == emails.sorted())
+            #expect(Set(seen.map(\.id)).count == 23)
+            #expect(seen.allSatisfy { $0.workspaceId == workspace.id && $0.firstName == "In" })
+            #expect(try await store.contactCount(workspaceID: workspace.id) == 23)
+            #expect(try await store.contactCount(workspaceID: before.id) == 3)
+        }
+    }
+
+    @Test func pagesUseTheWorkspaceEmailIndex() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = try makeStore(in: directory)
+            let plan = try await store.connection.read { db in
+                try db.fetchAll("EXPLAIN QUERY PLAN " + SQLiteFolksbaseStore.contactsPageSQL, "ws_x", "", 10) {
+                    $0.string(at: 3)
+                }
+            }
+            // One SEARCH line on the UNIQUE index's range, and no "USE TEMP B-TREE FOR ORDER BY".
+            #expect(plan.count == 1)
+            #expect(plan.first?.contains("USING INDEX sqlite_autoindex_contacts_") == true)
+            #expect(plan.first?.hasSuffix("(workspace_id=? AND email>?)") == true)
+        }
+    }
+
+    @Test func pagesAndCountsOfAMissingWorkspaceFail() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = try makeStore(in: directory)
+            let (workspace, _) = try await owners(store)
+            #expect(try await store.contactsPage(workspaceID: workspace.id, afterEmail: nil, limit: 5).isEmpty)
+            #expect(try await store.contactCount(workspaceID: workspace.id) == 0)
+            let page = await #expect(throws: FolksbaseError.self) {
+                try await store.contactsPage(workspaceID: "ws_gone", afterEmail: nil, limit: 5)
+            }
+            #expect(page?.code == .notFound)
+            let count = await #expect(throws: FolksbaseError.self) {
+                try await store.contactCount(workspaceID: "ws_gone")
+            }
+            #expect(count?.code == .notFound)
+            let negative = await #expect(throws: FolksbaseError.self) {
+                try await store.contactsPage(workspaceID: workspace.id, afterEmail: nil, limit: -1)
+            }
+            #expect(negative?.code == .invalidInput)
+        }
+    }
+}
+
+private func owners(_ store: SQLiteFolksbaseStore) async throws -> (Workspace, User) {
+    let workspace = try await store.createWorkspace(name: "Acme")
+    let user = try await store.createUser(email: "owner@example.com", name: "Owner")
+    return (workspace, user)
+}
+
+/// SplitMix64, so a shuffled order is the same on every run.
+private struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
