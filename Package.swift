@@ -8,11 +8,13 @@ let package = Package(
         .executable(name: "spool", targets: ["spool"]),
         .library(name: "SpoolEngine", targets: ["SpoolEngine"]),
         .library(name: "Folksbase", targets: ["Folksbase"]),
+        .library(name: "CurlClient", targets: ["CurlClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         .systemLibrary(
@@ -21,6 +23,12 @@ let package = Package(
             providers: [.apt(["libsqlite3-dev"])]
         ),
         .target(name: "CSpoolSystem"),
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        .target(name: "CurlClient", dependencies: ["CCurl"]),
         .target(
             name: "SpoolEngine",
             dependencies: ["CSpoolSystem", .product(name: "Logging", package: "swift-log")]
@@ -30,6 +38,8 @@ let package = Package(
             dependencies: [
                 "SpoolEngine",
                 "CSQLite",
+                "CurlClient",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -43,8 +53,10 @@ let package = Package(
             ]
         ),
         .testTarget(name: "SpoolEngineTests", dependencies: ["SpoolEngine"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "FolksbaseTests", dependencies: ["Folksbase", "SpoolEngine"]),
-        .testTarget(name: "SpoolEndToEndTests", dependencies: ["SpoolEngine"]),
+        .target(name: "TestServers", path: "Tests/TestServers"),
+        .testTarget(name: "FolksbaseTests", dependencies: ["Folksbase", "SpoolEngine", "TestServers"]),
+        .testTarget(name: "CurlClientTests", dependencies: ["CurlClient", "TestServers"]),
+        .testTarget(name: "SpoolEndToEndTests", dependencies: ["SpoolEngine", "TestServers"]),
     ],
     swiftLanguageModes: [.v6]
 )

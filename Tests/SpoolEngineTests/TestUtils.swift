@@ -11,7 +11,8 @@ final class ManualClock: SpoolClock, @unchecked Sendable {
     private var current: Date
     private var sleepers: [(id: UUID, deadline: Date, continuation: CheckedContinuation<Void, Error>)] = []
 
-    init(_ start: Date = Date(timeIntervalSince1970: 1_795_939_200)) { current = start }  // 2026-11-29T08:00:00Z (a Sunday)
+    /// Starts at 2026-11-29T08:00:00Z, a Sunday.
+    init(_ start: Date = Date(timeIntervalSince1970: 1_795_939_200)) { current = start }
 
     func now() -> Date { lock.withLock { current } }
 
