@@ -5,7 +5,7 @@ SPOOL_DIR ?= ./spool
 BIN_DIR = $(shell $(SWIFT) build --show-bin-path)
 APT_PACKAGES = libsqlite3-dev libcurl4-openssl-dev pkg-config
 
-.PHONY: all deps build run demo test measure-import-memory format lint clean
+.PHONY: all deps build run demo test test-servers measure-import-memory format lint clean
 
 all: build
 
@@ -36,7 +36,12 @@ measure-import-memory: deps
 	$(SWIFT) build -c release --product spool
 	scripts/import-memory.sh $(shell $(SWIFT) build -c release --show-bin-path)/spool $${ROWS:-1000000}
 
-test: deps
+# Python servers the tests start on loopback (an SMTP sink, moto's S3).
+test-servers:
+	@python3 -c 'import aiosmtpd, moto.server' 2>/dev/null || \
+		python3 -m pip install -q --disable-pip-version-check aiosmtpd 'moto[server]'
+
+test: deps test-servers
 	$(SWIFT) build --build-tests
 	SPOOL_BIN=$(BIN_DIR)/spool $(SWIFT) test --skip-build
 

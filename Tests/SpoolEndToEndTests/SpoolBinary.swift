@@ -42,10 +42,11 @@ struct SpoolBinary {
     }
 
     /// Starts `spool serve` on the spool; its log goes to `serve-<n>.log` beside the spool.
-    func serve(_ extra: [String] = [], log name: String) throws -> Process {
+    func serve(_ extra: [String] = [], environment: [String: String] = [:], log name: String) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = ["serve", "--spool", spool, "--rescan-seconds", "0.5"] + extra
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let logPath = spool + "-" + name + ".log"
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))

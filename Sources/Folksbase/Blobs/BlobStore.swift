@@ -1,12 +1,16 @@
 import SpoolEngine
 
-/// Where import files come from and exports go: addressed by URL, read and written as streams.
-public protocol BlobStore: Sendable {
+/// Where blobs are read from, by URL: import files.
+public protocol BlobSource: Sendable {
+    /// A local file holding the blob's bytes: the blob's own file where it is local, else a
+    /// streamed download into `directory` (complete, or not there at all).
+    func localFile(for url: String, downloadingInto directory: String) async throws -> String
+}
+
+/// Where blobs are written and read: export files, stored imports.
+public protocol BlobStore: BlobSource {
     /// Stores the concatenation of the local files `sources` as `key`; returns the blob's URL.
     func put(concatenating sources: [String], key: BlobKey) async throws -> String
-    /// A local file holding the blob's bytes: the blob's own file where it is local, else a
-    /// streamed download into `directory`.
-    func localFile(for url: String, downloadingInto directory: String) async throws -> String
 }
 
 /// A blob's key: `/`-separated segments of `[A-Za-z0-9._-]`, none empty or starting with a dot.

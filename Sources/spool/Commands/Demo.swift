@@ -11,11 +11,12 @@ struct Demo: AsyncParsableCommand {
             abstract: "Create the demo workspace and user if absent; print their ids as JSON.")
 
         @OptionGroup var options: SpoolOptions
+        @OptionGroup var servicesOptions: ServicesOptions
 
         func run() async throws {
             let layout = options.layout
             try layout.create()
-            let services = try FolksbaseServices.embedded(spool: layout, writer: DurableWriter())
+            let services = try servicesOptions.services(layout, writer: DurableWriter())
             try printJSON(try await services.store.seedDemo())
         }
     }

@@ -9,7 +9,9 @@ struct Import: AsyncParsableCommand {
         discussion: "Waits for the import to finish (progress on a terminal) unless --no-wait.")
 
     @OptionGroup var options: SpoolOptions
-    @Argument(help: "The CSV file.") var file: String
+    @OptionGroup var servicesOptions: ServicesOptions
+    @Argument(help: "The CSV file, or its URL (http://, https://, s3://, file://) to read it from there.")
+    var file: String
     @Option(help: "The workspace id.") var workspace: String
     @Option(help: "The user to notify.") var user: String
     @Option(help: "Column mapping as JSON, CSV header -> field (email, firstName, lastName, company, phone).")
@@ -17,17 +19,22 @@ struct Import: AsyncParsableCommand {
     @Flag(help: "Return once the event is sent.") var noWait = false
 
     func run() async throws {
-        guard Disk.exists(file), !Disk.isDirectory(file) else { throw ValidationError("no file \(file)") }
+        let isURL = ["http://", "https://", "s3://", "file://"].contains { file.lowercased().hasPrefix($0) }
+        guard isURL || (Disk.exists(file) && !Disk.isDirectory(file)) else { throw ValidationError("no file \(file)") }
         let columnMapping = try parseMapping()
         let layout = options.layout
         try layout.create()
         let writer = DurableWriter()
-        let services = try FolksbaseServices.embedded(spool: layout, writer: writer)
-        let name = Disk.name(of: file)
-        let key = BlobKey(sanitizing: [
-            "imports", UTCTime.compact(Date()) + "-" + String(UInt32.random(in: 0...UInt32.max), radix: 36), name,
-        ])
-        let url = try await services.blobs.put(concatenating: [file], key: key)
+        let services = try servicesOptions.services(layout, writer: writer)
+        let name = isURL ? (URL(string: file)?.lastPathComponent ?? file) : Disk.name(of: file)
+        let url: String
+        if isURL {
+            url = file
+        } else {
+            let folder = UTCTime.compact(Date()) + "-" + String(UInt32.random(in: 0...UInt32.max), radix: 36)
+            url = try await services.blobs.put(
+                concatenating: [file], key: BlobKey(sanitizing: ["imports", folder, name]))
+        }
         let record = try await services.store.createImport(
             workspaceID: workspace, userID: user, blobURL: url, fileName: name, columnMapping: columnMapping)
         let eventID = "import:" + record.id
@@ -92,6 +99,7 @@ struct Export: AsyncParsableCommand {
         discussion: "Waits for the export to finish unless --no-wait; prints the file's URL.")
 
     @OptionGroup var options: SpoolOptions
+    @OptionGroup var servicesOptions: ServicesOptions
     @Option(help: "The workspace id.") var workspace: String
     @Option(help: "The user to notify.") var user: String
     @Flag(help: "Return once the event is sent.") var noWait = false
@@ -100,7 +108,7 @@ struct Export: AsyncParsableCommand {
         let layout = options.layout
         try layout.create()
         let writer = DurableWriter()
-        let services = try FolksbaseServices.embedded(spool: layout, writer: writer)
+        let services = try servicesOptions.services(layout, writer: writer)
         let record = try await services.store.createExport(workspaceID: workspace, userID: user)
         let eventID = "export:" + record.id
         try await EventProducer(layout: layout, writer: writer).send([
@@ -131,11 +139,12 @@ struct ImportsList: AsyncParsableCommand {
         commandName: "imports", abstract: "List imports, newest first: status, counts, errors.")
 
     @OptionGroup var options: SpoolOptions
+    @OptionGroup var servicesOptions: ServicesOptions
     @Option(help: "Only this workspace.") var workspace: String?
     @Flag(help: "Print JSON, with each import's error log.") var json = false
 
     func run() async throws {
-        let services = try FolksbaseServices.embedded(spool: try options.existingLayout(), writer: DurableWriter())
+        let services = try servicesOptions.services(try options.existingLayout(), writer: DurableWriter())
         let imports = try await services.store.imports(workspaceID: workspace)
         if json { return try printJSON(imports) }
         var table = Table("IMPORT", "STATUS", "FILE", "ROWS", "ADDED", "UPDATED", "SKIPPED", "FIRST ERRORS")
@@ -165,11 +174,12 @@ struct ExportsList: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "exports", abstract: "List exports, newest first.")
 
     @OptionGroup var options: SpoolOptions
+    @OptionGroup var servicesOptions: ServicesOptions
     @Option(help: "Only this workspace.") var workspace: String?
     @Flag(help: "Print JSON.") var json = false
 
     func run() async throws {
-        let services = try FolksbaseServices.embedded(spool: try options.existingLayout(), writer: DurableWriter())
+        let services = try servicesOptions.services(try options.existingLayout(), writer: DurableWriter())
         let exports = try await services.store.exports(workspaceID: workspace)
         if json { return try printJSON(exports) }
         var table = Table("EXPORT", "STATUS", "ROWS", "FILE", "ERROR")

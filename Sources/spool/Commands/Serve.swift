@@ -11,6 +11,7 @@ struct Serve: AsyncParsableCommand {
             "Serve the spool: take events from incoming/, run functions, fire cron ticks (SIGTERM stops gracefully).")
 
     @OptionGroup var options: SpoolOptions
+    @OptionGroup var servicesOptions: ServicesOptions
 
     @Option(help: "Runs executed at once by this process.")
     var concurrency: Int = 4
@@ -75,7 +76,7 @@ struct Serve: AsyncParsableCommand {
         let layout = options.layout
         try layout.create()
         let writer = DurableWriter()
-        let services = try FolksbaseServices.embedded(spool: layout, writer: writer)
+        let services = try servicesOptions.services(layout, writer: writer)
         var configuration = SpoolServer.Configuration()
         configuration.concurrency = concurrency
         configuration.retention = .seconds(retentionDays * 24 * 3600)
