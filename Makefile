@@ -5,7 +5,7 @@ SPOOL_DIR ?= ./spool
 BIN_DIR = $(shell $(SWIFT) build --show-bin-path)
 APT_PACKAGES = libsqlite3-dev libcurl4-openssl-dev pkg-config
 
-.PHONY: all deps build run demo test test-servers measure-import-memory format lint clean
+.PHONY: all deps build run demo test soak test-servers measure-import-memory format lint clean
 
 all: build
 
@@ -41,9 +41,29 @@ test-servers:
 	@python3 -c 'import aiosmtpd, moto.server' 2>/dev/null || \
 		python3 -m pip install -q --disable-pip-version-check aiosmtpd 'moto[server]'
 
+# Unit tests first; then each end-to-end suite in a process of its own, so suites that wait on
+# the binary do not starve the cooperative threads (two on this machine) other tests need.
+E2E_SUITES = ServeTests CommandTests ImportExportTests NetworkTests BackupTests CrashSoakTests BadInputTests DiskFaultTests
+
 test: deps test-servers
 	$(SWIFT) build --build-tests
-	SPOOL_BIN=$(BIN_DIR)/spool $(SWIFT) test --skip-build
+	$(SWIFT) test --skip-build --skip SpoolEndToEndTests
+	@for suite in $(E2E_SUITES); do \
+		echo "== $$suite"; \
+		SPOOL_BIN=$(BIN_DIR)/spool $(SWIFT) test --skip-build --filter "SpoolEndToEndTests.$$suite" || exit 1; \
+	done
+
+# The fault suites with their long profile; writes the tables in docs/faults/.
+SOAK_SUITES = CrashSoakTests DiskFaultTests BadInputTests BackupTests
+
+soak: deps test-servers
+	$(SWIFT) build --build-tests
+	@for suite in $(SOAK_SUITES); do \
+		echo "== $$suite"; \
+		SPOOL_BIN=$(BIN_DIR)/spool SPOOL_WRITE_FAULT_TABLE=1 SPOOL_SOAK_KILLS=40 SPOOL_SOAK_EVENTS=1000 \
+			SPOOL_SOAK_WORKERS_EVENTS=3000 SPOOL_SWEEP_POINTS=60 \
+			$(SWIFT) test --skip-build --filter "SpoolEndToEndTests.$$suite" || exit 1; \
+	done
 
 format:
 	$(SWIFT) format --in-place --recursive --configuration .swift-format Sources Tests Package.swift

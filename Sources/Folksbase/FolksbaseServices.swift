@@ -74,7 +74,9 @@ public struct FolksbaseServices: Sendable {
                 OutboxMailer(directory: configuration.outboxDirectory, writer: writer)
             }
         return FolksbaseServices(
-            store: try SQLiteFolksbaseStore(path: configuration.databasePath, clock: clock),
+            store: try SQLiteFolksbaseStore(
+                path: configuration.databasePath, clock: clock,
+                configuration: SQLiteConnection.Configuration(freezeGate: writer.gate)),
             mailer: mailer, blobs: try blobs(configuration, writer: writer),
             templates: EmailTemplates(sender: configuration.sender, messageIDDomain: domain), writer: writer,
             clock: clock)

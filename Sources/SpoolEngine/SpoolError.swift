@@ -55,8 +55,8 @@ public struct SpoolError: Error, CustomStringConvertible, Sendable {
         var message = "\(call) \(path): \(reason)"
         switch code {
         case ENOSPC, EDQUOT: message += " (free space on the spool's file system, then the step retries)"
-        case EACCES, EPERM: message += " (check the spool's owner and permissions)"
-        case EROFS: message += " (the spool's file system is read-only)"
+        case EACCES, EPERM: message += " (check the spool's owner and permissions: run spool as the user that owns it)"
+        case EROFS: message += " (the spool's file system is read-only; remount it read-write)"
         case EIO: message += " (the disk reported an I/O error; check the device)"
         default: break
         }

@@ -33,13 +33,13 @@ public final class SpoolServer: Sendable {
 
     public init(
         layout: SpoolLayout, functions: [SpoolFunction], configuration: Configuration = Configuration(),
-        writer: DurableWriter = DurableWriter(), clock: any SpoolClock = SystemClock(),
+        writer: DurableWriter? = nil, clock: any SpoolClock = SystemClock(),
         logger: Logger = Logger(label: "spool")
     ) {
         self.layout = layout
         self.registry = FunctionRegistry(functions)
         self.configuration = configuration
-        self.writer = writer
+        self.writer = writer ?? DurableWriter(layout: layout)
         self.clock = clock
         self.logger = logger
         self.scheduler = Scheduler(clock: clock)

@@ -17,7 +17,8 @@ struct ServicesOptions: ParsableArguments {
     @Option(help: "The sender of every email, e.g. 'Folksbase <no-reply@example.com>' ($SPOOL_MAIL_FROM).")
     var mailFrom: String?
 
-    func services(_ layout: SpoolLayout, writer: DurableWriter) throws -> FolksbaseServices {
+    func services(_ layout: SpoolLayout, writer: DurableWriter? = nil) throws -> FolksbaseServices {
+        let writer = writer ?? DurableWriter(layout: layout)
         var configuration = FolksbaseServices.Configuration(spool: layout)
         if let blobURL { configuration.blobURL = blobURL }
         if let smtpURL { configuration.smtpURL = smtpURL }

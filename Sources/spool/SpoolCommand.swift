@@ -9,8 +9,23 @@ struct SpoolCommand: AsyncParsableCommand {
         abstract: "A durable background-job processor whose queue and state store is the file system.",
         subcommands: [
             Serve.self, Send.self, Runs.self, Show.self, Retry.self, Replay.self, Cancel.self, Cron.self, Import.self,
-            Export.self, ImportsList.self, ExportsList.self, Demo.self,
+            Export.self, ImportsList.self, ExportsList.self, Backup.self, Freeze.self, Thaw.self, Demo.self,
         ])
+
+    /// Every file a spool command creates (runs, the database, blobs, mail) is private to its owner.
+    static func main() async {
+        umask(0o077)
+        do {
+            var command = try parseAsRoot()
+            if var command = command as? AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
 
 /// `--spool DIR`, shared by every command.

@@ -73,6 +73,13 @@ import Testing
 
         server.stop(SIGTERM)
         #expect(server.terminationStatus == 0, "SIGTERM stops the server cleanly: \(workspace.log("serve"))")
+
+        for path in try FileManager.default.subpathsOfDirectory(atPath: workspace.spool) {
+            var info = stat()
+            #expect(lstat(workspace.spool + "/" + path, &info) == 0)
+            #expect(
+                info.st_mode & 0o077 == 0, "\(path) is readable by others: \(String(info.st_mode & 0o777, radix: 8))")
+        }
     }
 
     @Test func killNineMidRunsThenRestartFinishesEveryRunOnce() async throws {

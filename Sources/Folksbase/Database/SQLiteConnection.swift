@@ -1,6 +1,7 @@
 import CSQLite
 import Dispatch
 import Foundation
+import SpoolEngine
 
 /// A connection to one SQLite database file, shared by every thread of the process.
 ///
@@ -22,11 +23,14 @@ public final class SQLiteConnection: @unchecked Sendable {
         public var pageCacheKiB: Int
         /// WAL pages written before SQLite checkpoints into the database file (SQLite's default is 1,000).
         public var walAutocheckpointPages: Int
+        /// Write transactions wait while the spool is frozen (`spool freeze`, `spool backup`).
+        public var freezeGate: FreezeGate?
 
         public init(
             busyTimeout: Duration = .seconds(10), statementCacheCapacity: Int = 64, pageCacheKiB: Int = 16_384,
-            walAutocheckpointPages: Int = 4_000
+            walAutocheckpointPages: Int = 4_000, freezeGate: FreezeGate? = nil
         ) {
+            self.freezeGate = freezeGate
             self.busyTimeout = busyTimeout
             self.statementCacheCapacity = statementCacheCapacity
             self.pageCacheKiB = pageCacheKiB
@@ -102,7 +106,12 @@ public final class SQLiteConnection: @unchecked Sendable {
     /// Runs `body` in a write transaction (`BEGIN IMMEDIATE`): committed when it returns, rolled
     /// back when it throws. Not reentrant: a nested `read` or `transaction` throws.
     public func transaction<T>(_ body: (Session) throws -> T) throws -> T {
-        try lockedSession(readOnly: false) { db in try db.inTransaction("BEGIN IMMEDIATE") { try body(db) } }
+        guard let gate = configuration.freezeGate else {
+            return try lockedSession(readOnly: false) { db in try db.inTransaction("BEGIN IMMEDIATE") { try body(db) } }
+        }
+        return try gate.whileThawed {
+            try lockedSession(readOnly: false) { db in try db.inTransaction("BEGIN IMMEDIATE") { try body(db) } }
+        }
     }
 
     /// `read`, for async callers: the blocking work runs on the connection's own thread.

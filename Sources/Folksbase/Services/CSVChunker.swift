@@ -42,7 +42,7 @@ public struct CSVChunker: Sendable {
 
     public func chunk(_ source: String, into directory: String) async throws -> ChunkPlan {
         try await writer.makeDirectory(directory)
-        return try await writer.perform { [self] in try chunkNow(source, into: directory) }
+        return try await writer.perform(gated: false) { [self] in try chunkNow(source, into: directory) }
     }
 
     private func chunkNow(_ source: String, into directory: String) throws -> ChunkPlan {
@@ -53,6 +53,9 @@ public struct CSVChunker: Sendable {
             reader = try CSVReader(path: source, startingAt: last.endOffset, firstRow: last.lastRow + 1)
             headerLine = Data(CSVWriter.line(["row"] + plan.header).utf8)
         } else {
+            if let encoding = Self.wideEncoding(of: source) {
+                throw NonRetriableError("the file is \(encoding) text, not UTF-8; save it as UTF-8 (\"CSV UTF-8\")")
+            }
             reader = try CSVReader(path: source)
             guard let header = try Self.header(reader) else {
                 throw NonRetriableError("the CSV file is empty: no header row")
@@ -67,10 +70,10 @@ public struct CSVChunker: Sendable {
         func flush() throws {
             guard chunk.rows + chunk.problemCount > 0 else { return }
             chunk.file = String(format: "%06d.csv", plan.chunks.count + 1)
-            try DurableWriter.publishNow(headerLine + current, at: directory + "/" + chunk.file)
+            try writer.publishGated(headerLine + current, at: directory + "/" + chunk.file)
             plan.chunks.append(chunk)
             if plan.chunks.count % manifestEvery == 0 {
-                try DurableWriter.publishNow(try SpoolJSON.encoder.encode(plan), at: directory + "/" + Self.manifest)
+                try writer.publishGated(try SpoolJSON.encoder.encode(plan), at: directory + "/" + Self.manifest)
             }
             current.removeAll(keepingCapacity: true)
             chunk = ChunkPlan.Chunk(
@@ -100,7 +103,7 @@ public struct CSVChunker: Sendable {
         }
         try flush()
         plan.complete = true
-        try DurableWriter.publishNow(try SpoolJSON.encoder.encode(plan), at: directory + "/" + Self.manifest)
+        try writer.publishGated(try SpoolJSON.encoder.encode(plan), at: directory + "/" + Self.manifest)
         return plan
     }
 
@@ -111,6 +114,20 @@ public struct CSVChunker: Sendable {
             plan.chunks.allSatisfy({ Disk.exists(directory + "/" + $0.file) })
         else { return nil }
         return plan
+    }
+
+    /// "UTF-16" or "UTF-32" when the file starts with that byte order mark; nil otherwise.
+    ///
+    /// Read as UTF-8 such a file is one bad-encoding row per line, header first: say what it is instead.
+    static func wideEncoding(of path: String) -> String? {
+        guard let file = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? file.close() }
+        let head = Array((try? file.read(upToCount: 4)) ?? Data())
+        if head.starts(with: [0x00, 0x00, 0xFE, 0xFF]) || head.starts(with: [0xFF, 0xFE, 0x00, 0x00]) {
+            return "UTF-32"
+        }
+        if head.starts(with: [0xFE, 0xFF]) || head.starts(with: [0xFF, 0xFE]) { return "UTF-16" }
+        return nil
     }
 
     /// The first non-blank record, which must be well-formed.

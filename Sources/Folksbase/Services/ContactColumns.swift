@@ -22,6 +22,9 @@ public struct ContactColumns: Sendable, Hashable {
         return aliases
     }()
 
+    /// The most characters of a header quoted in an error (it lands in run.json, the import and an email).
+    static let maxHeaderShown = 500
+
     /// The longest value kept in a field.
     public static let maxFieldLength = 1000
 
@@ -51,8 +54,11 @@ public struct ContactColumns: Sendable, Hashable {
             }
         }
         guard columns[.email] != nil else {
-            throw NonRetriableError(
-                "no email column: the header is \(names.joined(separator: ",")); name one \"Email\" or pass a mapping")
+            var shown = names.joined(separator: ",")
+            if shown.count > Self.maxHeaderShown {
+                shown = shown.prefix(Self.maxHeaderShown) + "… (\(names.count) columns)"
+            }
+            throw NonRetriableError("no email column: the header is \(shown); name one \"Email\" or pass a mapping")
         }
         self.columns = columns
         self.headerCount = header.count

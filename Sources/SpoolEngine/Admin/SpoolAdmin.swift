@@ -15,9 +15,9 @@ public struct SpoolAdmin: Sendable {
     let writer: DurableWriter
     let clock: any SpoolClock
 
-    public init(layout: SpoolLayout, writer: DurableWriter = DurableWriter(), clock: any SpoolClock = SystemClock()) {
+    public init(layout: SpoolLayout, writer: DurableWriter? = nil, clock: any SpoolClock = SystemClock()) {
         self.layout = layout
-        self.writer = writer
+        self.writer = writer ?? DurableWriter(layout: layout)
         self.clock = clock
     }
 

@@ -13,12 +13,20 @@ public enum Disk {
         if mkdir(path, mode) != 0 && errno != EEXIST { throw SpoolError.system("mkdir", path: path) }
     }
 
-    /// Creates a directory and any missing parents (`mkdir -p`).
+    /// Creates a directory and any missing parents (`mkdir -p`); one that exists must be writable.
     public static func makeDirectories(_ path: String, mode: mode_t = 0o700) throws {
-        if isDirectory(path) { return }
+        if isDirectory(path) { return try requireWritable(path) }
         let parent = parent(of: path)
         if parent != path && parent != "." && parent != "/" { try makeDirectories(parent, mode: mode) }
         try makeDirectory(path, mode: mode)
+    }
+
+    /// Throws unless this process may create files in `directory`, so a read-only mount or a
+    /// folder owned by another user is reported once, up front, rather than by every write.
+    public static func requireWritable(_ directory: String) throws {
+        if faccessat(AT_FDCWD, directory, W_OK | X_OK, AT_EACCESS) != 0 {
+            throw SpoolError.system("cannot write in", path: directory)
+        }
     }
 
     public static func exists(_ path: String) -> Bool {

@@ -15,8 +15,13 @@ import Foundation
 /// writer's own threads, so waiting on the disk never holds a thread of the cooperative pool.
 public final class DurableWriter: Sendable {
     private let queue = DispatchQueue(label: "spool.durable-writer", attributes: .concurrent)
+    /// Pauses the writer's mutations while `spool freeze` holds the spool.
+    public let gate: FreezeGate?
 
-    public init() {}
+    public init(gate: FreezeGate? = nil) { self.gate = gate }
+
+    /// A writer for the spool at `layout`, paused while the spool is frozen.
+    public convenience init(layout: SpoolLayout) { self.init(gate: FreezeGate(layout: layout)) }
 
     /// Atomically replaces (or creates) `path` with `data`, durably.
     public func publish(_ data: Data, at path: String) async throws {
@@ -83,8 +88,18 @@ public final class DurableWriter: Sendable {
     }
 
     /// Runs a block of file work on the writer's threads (for callers that stage several files).
-    public func perform<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        try await onWriterThread(work)
+    /// With `gated: false` the block may run while frozen and must pass its own writes through
+    /// `publishGated` (for long reads that write now and then, like chunking a large file).
+    public func perform<T: Sendable>(gated: Bool = true, _ work: @escaping @Sendable () throws -> T) async throws -> T {
+        if gated { return try await onWriterThread(work) }
+        return try await withCheckedThrowingContinuation { continuation in
+            queue.async { continuation.resume(with: Result { try work() }) }
+        }
+    }
+
+    /// `publishNow` behind the freeze gate, for code on a writer thread inside an ungated `perform`.
+    public func publishGated(_ data: Data, at path: String) throws {
+        try passGate { try Self.publishNow(data, at: path) }
     }
 
     /// The synchronous publish, for code already on a writer thread.
@@ -132,7 +147,12 @@ public final class DurableWriter: Sendable {
 
     private func onWriterThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
-            queue.async { continuation.resume(with: Result { try work() }) }
+            queue.async { [self] in continuation.resume(with: Result { try passGate(work) }) }
         }
+    }
+
+    private func passGate<T>(_ work: () throws -> T) throws -> T {
+        guard let gate else { return try work() }
+        return try gate.whileThawed(work)
     }
 }

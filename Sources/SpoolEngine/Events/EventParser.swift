@@ -14,14 +14,12 @@ public enum EventParser {
 
     public static func parse(_ data: Data) throws(Invalid) -> [Event] {
         guard !data.isEmpty else { throw Invalid(reason: "the file is empty", problems: []) }
+        if let problem = encodingProblem(data) { throw Invalid(reason: problem, problems: []) }
         let value: JSONValue
         do {
             value = try JSONDecoder().decode(JSONValue.self, from: data)
         } catch {
-            if String(data: data, encoding: .utf8) == nil {
-                throw Invalid(reason: "the file is not UTF-8 text", problems: [])
-            }
-            throw Invalid(reason: "the file is not valid JSON: \(describe(error))", problems: [])
+            throw Invalid(reason: "the file is not valid JSON: \(jsonProblem(data, error))", problems: [])
         }
         let items: [(String, JSONValue)]
         switch value {
@@ -56,10 +54,15 @@ public enum EventParser {
         var problems: [String] = []
         var name = ""
         switch object["name"] {
-        case .string(let text) where !text.isEmpty && text.count <= maxNameLength && !text.contains(where: \.isControl):
-            name = text
         case .string(let text) where text.isEmpty: problems.append("\(prefix)name is empty")
-        case .string: problems.append("\(prefix)name is over \(maxNameLength) characters or has control characters")
+        case .string(let text) where text.count > maxNameLength:
+            problems.append("\(prefix)name is \(text.count) characters, over \(maxNameLength)")
+        case .string(let text) where text.contains(where: \.isControl):
+            let control = text.unicodeScalars.first { $0.properties.generalCategory == .control }!
+            problems.append(
+                "\(prefix)name has a control character (U+\(String(format: "%04X", control.value))), as in a line break"
+            )
+        case .string(let text): name = text
         case nil, .null?: problems.append("\(prefix)name is missing")
         default: problems.append("\(prefix)name is not a string")
         }
@@ -90,6 +93,48 @@ public enum EventParser {
         }
         guard problems.isEmpty else { return .failure(Invalid(reason: "invalid event", problems: problems)) }
         return .success(Event(name: name, data: data, id: id, ts: ts, user: object["user"], v: version))
+    }
+}
+
+extension EventParser {
+    /// Why `data` is not UTF-8 text, or nil when it is. JSON text cannot hold a raw NUL, so one
+    /// means UTF-16 or UTF-32 text (which `JSONDecoder` would otherwise quietly accept) or binary.
+    static func encodingProblem(_ data: Data) -> String? {
+        let head = Array(data.prefix(4))
+        if head.starts(with: [0x00, 0x00, 0xFE, 0xFF]) || head.starts(with: [0xFF, 0xFE, 0x00, 0x00]) {
+            return "the file is UTF-32 text, not UTF-8; save it as UTF-8"
+        }
+        if head.starts(with: [0xFE, 0xFF]) || head.starts(with: [0xFF, 0xFE]) {
+            return "the file is UTF-16 text, not UTF-8; save it as UTF-8"
+        }
+        if let nul = data.firstIndex(of: 0) {
+            let offset = data.distance(from: data.startIndex, to: nul)
+            return "the file is not UTF-8 JSON text: it holds a NUL byte at offset \(offset) (binary, UTF-16 or UTF-32)"
+        }
+        if String(validating: data, as: UTF8.self) != nil { return nil }
+        var parser = Unicode.UTF8.ForwardParser()
+        var bytes = data.makeIterator()
+        var offset = 0
+        while true {
+            switch parser.parseScalar(from: &bytes) {
+            case .valid(let scalar): offset += scalar.count
+            case .emptyInput: return nil
+            case .error:
+                let byte = data[data.index(data.startIndex, offsetBy: offset)]
+                return "the file is not UTF-8 text: byte 0x\(String(format: "%02X", byte)) at offset \(offset) "
+                    + "is not valid UTF-8 (Latin-1 or Windows-1252?); save it as UTF-8"
+            }
+        }
+    }
+
+    /// Where and how JSON text is broken: `JSONDecoder` only says that it is, `JSONSerialization` says where.
+    static func jsonProblem(_ data: Data, _ error: Error) -> String {
+        do {
+            _ = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
+        } catch {
+            if let detail = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String { return detail }
+        }
+        return describe(error)
     }
 }
 

@@ -4,13 +4,17 @@ import Foundation
     import Glibc
 #endif
 
-/// Watches directories with inotify and reports names renamed or written into them.
+/// Watches directories with inotify and reports names renamed into them.
+///
+/// Only renames count: a file renamed in is complete. A file written in place may be caught
+/// half-written after any of its writes, so it is left to the periodic scan, which gives it time
+/// to settle (see `Intake.settleTime`).
 ///
 /// Reads on its own thread (a blocking `poll`), so the cooperative pool never waits on it.
 final class DirectoryWatcher: @unchecked Sendable {
     // @unchecked: `descriptors` is written once in init; `running` is guarded by `state`.
     enum Change: Sendable, Equatable {
-        /// A name appeared in the directory at `path` (renamed in, or closed after writing).
+        /// A name was renamed into the directory at `path`.
         case appeared(directory: String, name: String)
         /// The kernel's queue overflowed: events were lost, rescan everything.
         case overflow
@@ -24,7 +28,7 @@ final class DirectoryWatcher: @unchecked Sendable {
         fd = inotify_init1(Int32(IN_CLOEXEC | IN_NONBLOCK))
         guard fd >= 0 else { throw SpoolError.system("inotify_init1", path: directories.joined(separator: ", ")) }
         for directory in directories {
-            let wd = inotify_add_watch(fd, directory, UInt32(IN_MOVED_TO | IN_CLOSE_WRITE))
+            let wd = inotify_add_watch(fd, directory, UInt32(IN_MOVED_TO))
             guard wd >= 0 else {
                 close(fd)
                 throw SpoolError.system("inotify_add_watch", path: directory)

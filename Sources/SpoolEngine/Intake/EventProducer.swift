@@ -5,9 +5,9 @@ public struct EventProducer: Sendable {
     public let layout: SpoolLayout
     let writer: DurableWriter
 
-    public init(layout: SpoolLayout, writer: DurableWriter = DurableWriter()) {
+    public init(layout: SpoolLayout, writer: DurableWriter? = nil) {
         self.layout = layout
-        self.writer = writer
+        self.writer = writer ?? DurableWriter(layout: layout)
     }
 
     /// Validates and enqueues events; returns the path of the file in `incoming/`.

@@ -32,50 +32,125 @@ struct Intake: Sendable {
     }
 
     /// Finishes claims left in `tmp/` by a process that died mid-claim.
+    ///
+    /// A claim that cannot be finished now is logged and left for the next call; it never keeps
+    /// the others from being finished.
     func recoverClaims() async throws -> [RunID] {
         let now = clock.now()
         return try await writer.perform {
             var created: [RunID] = []
             for name in try Disk.list(layout.tmp) where name.hasPrefix(ClaimName.prefix) {
-                created += try process(claim: layout.tmp + "/" + name, now: now)
+                do {
+                    created += try process(claim: layout.tmp + "/" + name, now: now)
+                } catch {
+                    logger.error(
+                        "claim tmp/\(name) could not be finished: \(error); it is tried again at the next scan")
+                }
             }
             return created
         }
     }
 
+    /// How long a file found by a scan must be left alone before it is judged, unless it parses.
+    ///
+    /// The watcher reports only renames into `incoming/`, which bring complete files. A file written
+    /// in place (a producer's mistake) is found by a scan instead, maybe half-written: it is taken
+    /// as soon as it parses, and rejected only once it has not changed for this long.
+    static let settleTime: TimeInterval = 2
+
     private func acceptNow(_ name: String, settled: Bool, now: Date) throws -> [RunID] {
         let source = layout.incoming + "/" + name
-        if !settled, let modified = Disk.modificationDate(source), now.timeIntervalSince(modified) < 2,
-            (try? EventParser.parse(Disk.read(source, limit: EventParser.maxFileSize))) == nil
-        {
-            return []
+        var created: [RunID] = []
+        for path in Self.paths(named: name, in: layout.incoming) {
+            if !settled, let changed = Self.lastChange(path), now.timeIntervalSince(changed) < Self.settleTime {
+                // A name that is not UTF-8 cannot be read by its repaired name: it just waits to settle.
+                let parses =
+                    Self.lastChange(Array(source.utf8CString)) != nil
+                    && (try? EventParser.parse(Disk.read(source, limit: EventParser.maxFileSize))) != nil
+                if !parses { continue }
+            }
+            let claim = layout.tmp + "/" + ClaimName.make(original: name, at: now)
+            guard Glibc.rename(path, claim) == 0 else {
+                if errno == ENOENT { continue }
+                throw SpoolError.system("rename", path: "\(source) -> \(claim)")
+            }
+            created += try process(claim: claim, now: now)
         }
-        let claim = layout.tmp + "/" + ClaimName.make(original: name, at: now)
-        guard Glibc.rename(source, claim) == 0 else {
-            if errno == ENOENT { return [] }
-            throw SpoolError.system("rename", path: "\(source) -> \(claim)")
+        return created
+    }
+
+    /// The later of a file's modification and status-change times (a hard link or a rename
+    /// changes only the latter); nil when the file is gone.
+    static func lastChange(_ path: [CChar]) -> Date? {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return nil }
+        let times = [info.st_mtim, info.st_ctim].map { Double($0.tv_sec) + Double($0.tv_nsec) / 1e9 }
+        return Date(timeIntervalSince1970: times.max()!)
+    }
+
+    /// The paths of the directory entries listed as `name`, as raw bytes.
+    ///
+    /// Listing a name that is not UTF-8 (Latin-1 bytes, say) repairs it with U+FFFD, and the
+    /// repaired name does not exist; such an entry is found again by its bytes, so it is not left
+    /// in `incoming/` forever.
+    static func paths(named name: String, in directory: String) -> [[CChar]] {
+        let plain = Array((directory + "/" + name).utf8CString)
+        guard name.contains("\u{FFFD}"), let dir = opendir(directory) else { return [plain] }
+        defer { closedir(dir) }
+        var found: [[CChar]] = []
+        while let entry = readdir(dir) {
+            let bytes = withUnsafeBytes(of: entry.pointee.d_name) { Array($0.prefix { $0 != 0 }) }
+            guard String(validating: bytes, as: UTF8.self) == nil, String(decoding: bytes, as: UTF8.self) == name
+            else { continue }
+            found.append((Array(directory.utf8) + [UInt8(ascii: "/")] + bytes + [0]).map { CChar(bitPattern: $0) })
         }
-        return try process(claim: claim, now: now)
+        return found.isEmpty ? [plain] : found
     }
 
     /// Processes a claim file under its lock; safe to repeat after a crash at any point.
     private func process(claim path: String, now: Date) throws -> [RunID] {
+        let claimName = Disk.name(of: path)
+        let original = ClaimName.original(of: claimName)
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
         guard fd >= 0 else {
-            if errno == ENOENT { return [] }
-            if errno == ELOOP {
-                try rejection.reject(
-                    path, originalName: ClaimName.original(of: path), reason: "a symbolic link", now: now)
+            let code = errno
+            switch code {
+            case ENOENT:
                 return []
+            case ELOOP:
+                try reject(
+                    path, original,
+                    reason: "a symbolic link: move the file itself into incoming/, not a link to it", now: now)
+                return []
+            case ENXIO, ENODEV, EACCES, EPERM:
+                // A socket or a device, or a file the spool's user may not read: never readable as it is.
+                let kind = Self.kind(of: path)
+                try reject(
+                    path, original, reason: "\(kind) that cannot be opened: \(String(cString: strerror(code)))",
+                    now: now)
+                return []
+            default:
+                throw SpoolError.system("open", path: path, errno: code)
             }
-            throw SpoolError.system("open", path: path)
         }
         defer { close(fd) }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0, Disk.exists(path) else { return [] }
-        let claimName = Disk.name(of: path)
-        let original = ClaimName.original(of: claimName)
         let claimedAt = ClaimName.date(of: claimName) ?? now
 
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw SpoolError.system("fstat", path: path) }
+        guard (info.st_mode & S_IFMT) == S_IFREG else {
+            try reject(path, original, reason: "\(Self.kind(of: info.st_mode)), not a regular file", now: now)
+            return []
+        }
+        guard Int(info.st_size) <= EventParser.maxFileSize else {
+            try reject(
+                path, original,
+                reason: "the file is \(info.st_size) bytes, over the limit of \(EventParser.maxFileSize) (4 MiB); "
+                    + "split the events into several files",
+                now: now)
+            return []
+        }
         let events: [Event]
         do {
             events = try EventParser.parse(Disk.read(path, limit: EventParser.maxFileSize))
@@ -132,14 +207,44 @@ struct Intake: Sendable {
         let target = try rejection.reject(claim, originalName: original, reason: reason, problems: problems, now: now)
         logger.warning("rejected incoming/\(original): \(reason) \(problems.joined(separator: "; ")) -> \(target)")
     }
+
+    private static func kind(of path: String) -> String {
+        var info = stat()
+        return lstat(path, &info) == 0 ? kind(of: info.st_mode) : "a file"
+    }
+
+    private static func kind(of mode: mode_t) -> String {
+        switch mode & S_IFMT {
+        case S_IFDIR: "a directory"
+        case S_IFIFO: "a FIFO (named pipe)"
+        case S_IFSOCK: "a socket"
+        case S_IFCHR, S_IFBLK: "a device"
+        case S_IFLNK: "a symbolic link"
+        default: "a file"
+        }
+    }
 }
 
 /// Names of claim files: `.claim-<compact time>-<unique>~<original name>`.
 enum ClaimName {
     static let prefix = ".claim-"
 
+    /// The most bytes of the original name kept: a claim's name must fit in NAME_MAX (255 bytes).
+    static let maxOriginalBytes = 180
+
     static func make(original: String, at date: Date) -> String {
-        prefix + UTCTime.compact(date) + "-" + Disk.uniqueSuffix() + "~" + original
+        prefix + UTCTime.compact(date) + "-" + Disk.uniqueSuffix() + "~" + shortened(original)
+    }
+
+    /// The name as it is, or, if too long, a prefix of whole characters and a hash of the whole.
+    static func shortened(_ name: String) -> String {
+        guard name.utf8.count > maxOriginalBytes else { return name }
+        var prefix = ""
+        for character in name {
+            guard prefix.utf8.count + character.utf8.count <= maxOriginalBytes - 20 else { break }
+            prefix.append(character)
+        }
+        return prefix + "~h" + String(StableHash.fnv1a64(name), radix: 16)
     }
 
     static func original(of claim: String) -> String {

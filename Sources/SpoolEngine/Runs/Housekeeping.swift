@@ -25,7 +25,7 @@ struct Housekeeping: Sendable {
     /// Removes temp files (`.<name>.tmp-*`) older than a minute from the live runs and engine folders.
     func removeStaleTempFiles(now: Date) throws -> Int {
         var folders = [layout.tmp, layout.runs, layout.ids, layout.cron, layout.rejected]
-        for run in try Disk.listVisible(layout.runs) {
+        for run in try Disk.listVisible(layout.runs) where Disk.isDirectory(layout.runs + "/" + run) {
             let directory = layout.runs + "/" + run
             folders += [directory, directory + "/" + RunFiles.steps, directory + "/" + RunFiles.onFailureSteps]
         }

@@ -25,22 +25,30 @@ struct RunExecutor: Sendable {
     func execute(_ id: RunID) async -> Outcome {
         let directory = layout.liveRun(id)
         do {
+            guard Disk.isDirectory(directory) else {
+                if Disk.exists(directory) { try await rejectStray(id) }
+                return .finished
+            }
             guard let lock = try RunLock.tryAcquire(runDirectory: directory) else {
                 return Disk.exists(directory) ? .busy : .finished
             }
             defer { withExtendedLifetime(lock) {} }
             return try await executeLocked(id, directory: directory)
         } catch {
-            logger.error("run \(id) could not be executed: \(error); it will be tried again")
+            logger.error("run \(id) could not be executed: \(error); it will be tried again in 5 s")
             return .wake(at: clock.now().addingTimeInterval(5))
         }
     }
 
     private func executeLocked(_ id: RunID, directory: String) async throws -> Outcome {
-        guard Disk.exists(directory + "/run.json") else { return .finished }
-        var record = try RunRecord.read(from: directory + "/run.json")
-        let now = clock.now()
         let log = RunLog(runDirectory: directory, writer: writer)
+        var record: RunRecord
+        switch try Self.readRunFile(directory + "/" + RunFiles.record, as: { try RunRecord.decode($0) }) {
+        case .success(let found): record = found
+        case .failure(let damage):
+            return try await setAside(id, directory: directory, damage: damage, record: nil, log: log)
+        }
+        let now = clock.now()
         if Disk.exists(directory + "/" + RunFiles.cancelRequest) {
             try await finish(&record, as: .cancelled, directory: directory, log: log)
             return .finished
@@ -55,7 +63,14 @@ struct RunExecutor: Sendable {
             logger.warning("run \(id) is for function \(record.function), which this process does not serve")
             return .wake(at: now.addingTimeInterval(60))
         }
-        let event = try Self.readEvent(directory: directory)
+        let event: Event
+        switch try Self.readRunFile(
+            directory + "/" + RunFiles.event, as: { try JSONDecoder().decode(Event.self, from: $0) })
+        {
+        case .success(let found): event = found
+        case .failure(let damage):
+            return try await setAside(id, directory: directory, damage: damage, record: record, log: log)
+        }
         if record.status == .failing {
             return try await runFailureHandler(function, event: event, record: &record, directory: directory, log: log)
         }
@@ -101,10 +116,14 @@ struct RunExecutor: Sendable {
             record.wakeAt = UTCTime.iso8601(at)
             record.lastError = error
             record.updatedAt = UTCTime.iso8601(now)
-            try await writer.publish(try record.encoded(), at: directory + "/run.json")
+            // Logged first, as a fatal failure is: the history keeps the attempt even when the disk
+            // that failed the step refuses run.json too.
             try? await log.append(
                 RunLogEntry(
                     at: now, kind: .stepFailed, step: step, attempt: record.attempt, error: error.message, wakeAt: at))
+            let failure = "step \(step) failed (attempt \(record.attempt)): \(error.message)"
+            logger.warning("run \(record.id) \(failure); retrying at \(UTCTime.iso8601(at))")
+            try await writer.publish(try record.encoded(), at: directory + "/run.json")
             return .wake(at: at)
         case .sleep(let step, let until):
             record.status = .sleeping
@@ -217,11 +236,118 @@ struct RunExecutor: Sendable {
             record.attempt = 0
         }
         try await writer.publish(try record.encoded(), at: directory + "/run.json")
+        await removeLeftoverTempFiles(in: directory)
         let kind: RunLogEntry.Kind = status == .completed ? .completed : status == .failed ? .failed : .cancelled
         try? await log.append(
             RunLogEntry(at: now, kind: kind, error: status == .failed ? record.lastError?.message : nil))
         try await RunMover(layout: layout, writer: writer).moveLiveRun(record.id, to: status, at: now)
         logger.info("run \(record.id) \(status.rawValue)")
+    }
+
+    /// Removes the temp files of writers killed mid-publish in earlier executions, so none moves
+    /// with the run into `done/` or `failed/`, where housekeeping no longer looks. Only the lock
+    /// holder writes in a run's folders (but `spool cancel`, whose temp files are left alone).
+    private func removeLeftoverTempFiles(in directory: String) async {
+        _ = try? await writer.perform {
+            let folders = [directory] + ((try? Disk.list(directory)) ?? []).map { directory + "/" + $0 }
+            for folder in folders where Disk.isDirectory(folder) {
+                for name in (try? Disk.list(folder)) ?? []
+                where name.hasPrefix(".") && name.contains(".tmp-") && !name.hasPrefix("." + RunFiles.cancelRequest) {
+                    try? Disk.removeFile(folder + "/" + name)
+                }
+            }
+        }
+    }
+
+    /// Moves something in `runs/` that is not a directory (a stray file, a symbolic link) to
+    /// `rejected/`: it is not a run, and every reader of `runs/` expects run directories.
+    private func rejectStray(_ id: RunID) async throws {
+        let now = clock.now()
+        let rejection = Rejection(layout: layout)
+        let target = try await writer.perform {
+            try rejection.reject(
+                layout.liveRun(id), originalName: id.rawValue, from: "runs",
+                reason: "not a run: runs/ holds only run directories", hint: "move it where it belongs", now: now)
+        }
+        logger.warning("runs/\(id) is not a run directory; moved to \(target)")
+    }
+
+    /// A run file that is missing or does not parse; the run cannot be executed without it.
+    struct RunFileDamage: Error {
+        var file: String
+        var missing: Bool
+        var detail: String
+    }
+
+    /// Reads and decodes a run file; a missing or unparseable file is a failure, an I/O error throws.
+    static func readRunFile<T>(_ path: String, as decode: (Data) throws -> T) throws -> Result<T, RunFileDamage> {
+        let data: Data
+        do {
+            data = try Disk.read(path)
+        } catch let error as SpoolError where error.errno == ENOENT {
+            return .failure(RunFileDamage(file: Disk.name(of: path), missing: true, detail: "is missing"))
+        } catch let error as SpoolError where error.code == .invalidInput {
+            let detail = "cannot be read (\(error.message.replacingOccurrences(of: path + " ", with: "")))"
+            return .failure(RunFileDamage(file: Disk.name(of: path), missing: false, detail: detail))
+        }
+        do {
+            return .success(try decode(data))
+        } catch {
+            let detail = "does not parse (\(EventParser.jsonProblem(data, error)))"
+            return .failure(RunFileDamage(file: Disk.name(of: path), missing: false, detail: detail))
+        }
+    }
+
+    /// How long a run directory missing a file is given to be completed by whoever is copying it in.
+    static let copyGrace: TimeInterval = 5
+
+    /// Moves a run whose run.json or event.json is missing or torn to `failed/`, for an operator.
+    ///
+    /// Such a run cannot be executed, and trying again every few seconds would only fill the log.
+    /// A torn file is kept beside a new run.json whose error says what happened and what to do;
+    /// the steps done so far are kept, so `spool retry` resumes the run once it is whole. The
+    /// function's `onFailure` does not run: the job did not fail, its files did.
+    private func setAside(
+        _ id: RunID, directory: String, damage: RunFileDamage, record: RunRecord?, log: RunLog
+    ) async throws -> Outcome {
+        let now = clock.now()
+        let path = directory + "/" + damage.file
+        if damage.missing, let changed = Disk.modificationDate(directory),
+            now.timeIntervalSince(changed) < Self.copyGrace
+        {
+            logger.warning("run \(id) has no \(damage.file) yet; waiting for whoever is copying it in")
+            return .wake(at: changed.addingTimeInterval(Self.copyGrace))
+        }
+        var message = "\(damage.file) \(damage.detail)"
+        if !damage.missing {
+            let aside = path + ".unreadable-" + Disk.uniqueSuffix()
+            try await writer.move(path, to: aside)
+            message += "; it is kept as \(Disk.name(of: aside))"
+        }
+        message +=
+            damage.file == RunFiles.record
+            ? "; a new run.json marks the run failed, its steps are kept: `spool retry \(id)` resumes it"
+            : "; restore it, then `spool retry \(id)`"
+        var failed = record ?? Self.rebuiltRecord(id, directory: directory, now: now)
+        failed.lastError = RecordedError(message: message, step: nil, type: "DamagedRun", nonRetriable: true, at: now)
+        logger.error("run \(id) cannot be executed: \(message); it goes to failed/")
+        try await finish(&failed, as: .failed, directory: directory, log: log)
+        return .finished
+    }
+
+    /// A run record rebuilt from the run's id, its event (if it parses) and its log, for a lost run.json.
+    private static func rebuiltRecord(_ id: RunID, directory: String, now: Date) -> RunRecord {
+        let event = try? readEvent(directory: directory)
+        // `<compact time>-<function>-<8 hex digits>`
+        let raw = id.rawValue
+        let function = raw.count > 30 ? String(raw.dropFirst(21).dropLast(9)) : raw
+        var record = RunRecord(
+            id: id, function: function, event: event ?? Event(name: "(unknown: event.json is unreadable)"),
+            eventID: event?.id ?? "(unknown)", now: now)
+        if let created = RunLog.read(directory + "/" + RunFiles.log).first(where: { $0.kind == .created }) {
+            record.createdAt = created.at
+        }
+        return record
     }
 
     private func makeStep(

@@ -72,10 +72,14 @@ public struct RunRecord: Codable, Sendable, Hashable {
     public static func read(from path: String) throws -> RunRecord {
         let data = try Disk.read(path)
         do {
-            return try JSONDecoder().decode(RunRecord.self, from: data)
+            return try decode(data)
         } catch {
             throw SpoolError(.invalidInput, "\(path) is not a valid run record: \(describe(error))")
         }
+    }
+
+    static func decode(_ data: Data) throws -> RunRecord {
+        try JSONDecoder().decode(RunRecord.self, from: data)
     }
 
     public func encoded() throws -> Data {

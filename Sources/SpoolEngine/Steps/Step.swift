@@ -48,7 +48,7 @@ public final class Step: @unchecked Sendable {
         _ name: String, retries: Int? = nil, _ body: @Sendable (StepContext) async throws -> T
     ) async throws -> T {
         let id = try nextID(for: name)
-        if let stored: T = try memoized(id) { return stored }
+        if let stored: T = try await memoized(id) { return stored }
         try throwIfInterrupted()
         let attempt = failedAttempts(of: id) + 1
         let context = StepContext(runID: runID, stepID: id, attempt: attempt)
@@ -62,7 +62,11 @@ public final class Step: @unchecked Sendable {
             throw fail(id, attempt: attempt, retries: retries ?? retry.retries, error: error)
         }
         let data = try SpoolJSON.encoder.encode(StepResult(data: value))
-        try await writer.publish(data, at: path(of: id))
+        do {
+            try await writer.publish(data, at: path(of: id))
+        } catch {
+            throw failedPublish(id, attempt: attempt, retries: retries ?? retry.retries, error: error)
+        }
         markCompleted(id)
         try? await log.append(
             RunLogEntry(
@@ -93,18 +97,25 @@ public final class Step: @unchecked Sendable {
 
     private func sleep(_ name: String, wakeAt: (Date) -> Date) async throws {
         let id = try nextID(for: name)
-        if let _: String = try memoized(id) { return }
+        if let _: String = try await memoized(id) { return }
         try throwIfInterrupted()
         let now = clock.now()
         let deadline: Date
-        if record.currentStep == id, record.status == .sleeping, let recorded = record.wakeDate {
+        // A retrying sleep is one whose deadline passed but whose file could not be published.
+        if record.currentStep == id, record.status == .sleeping || record.status == .retrying,
+            let recorded = record.wakeDate
+        {
             deadline = recorded
         } else {
             deadline = wakeAt(now)
         }
         guard deadline <= now else { throw interrupt(.sleep(step: id, until: deadline)) }
-        try await writer.publish(
-            try SpoolJSON.encoder.encode(StepResult(data: UTCTime.iso8601(deadline))), at: path(of: id))
+        do {
+            try await writer.publish(
+                try SpoolJSON.encoder.encode(StepResult(data: UTCTime.iso8601(deadline))), at: path(of: id))
+        } catch {
+            throw failedPublish(id, attempt: failedAttempts(of: id) + 1, retries: retry.retries, error: error)
+        }
         markCompleted(id)
         try? await log.append(RunLogEntry(at: now, kind: .stepCompleted, step: logPrefix + id, attempt: 1))
     }
@@ -127,18 +138,33 @@ public final class Step: @unchecked Sendable {
 
     private func markCompleted(_ id: String) { _ = lock.withLock { completed.insert(id) } }
 
-    /// The stored result of a completed step; a file that does not parse is moved aside (rule 3).
-    private func memoized<T: Decodable>(_ id: String) throws -> T? {
+    /// The stored result of a completed step; a file that does not parse is moved aside (rule 3),
+    /// with a line in log.jsonl saying so, and the step runs again.
+    private func memoized<T: Decodable>(_ id: String) async throws -> T? {
         guard lock.withLock({ completed.contains(id) }) else { return nil }
         let path = path(of: id)
+        let problem: String
         do {
-            return try SpoolJSON.decoder.decode(StepResult<T>.self, from: Disk.read(path)).data
+            let data = try Disk.read(path)
+            do {
+                return try SpoolJSON.decoder.decode(StepResult<T>.self, from: data).data
+            } catch {
+                problem = EventParser.jsonProblem(data, error)
+            }
+        } catch let error as SpoolError where error.code == .io && error.errno != ENOENT {
+            throw error
         } catch {
-            let aside = path + ".unreadable-" + Disk.uniqueSuffix()
-            try? Disk.rename(path, aside)
-            _ = lock.withLock { completed.remove(id) }
-            return nil
+            problem = describe(error)
         }
+        let aside = path + ".unreadable-" + Disk.uniqueSuffix()
+        try? Disk.rename(path, aside)
+        _ = lock.withLock { completed.remove(id) }
+        try? await log.append(
+            RunLogEntry(
+                at: clock.now(), kind: .recovered, step: logPrefix + id,
+                error: "\(Disk.name(of: path)) does not hold this step's result (\(problem)); "
+                    + "kept as \(Disk.name(of: aside)), the step runs again"))
+        return nil
     }
 
     private func failedAttempts(of id: String) -> Int {
@@ -152,6 +178,13 @@ public final class Step: @unchecked Sendable {
 
     private func fail(_ id: String, attempt: Int, retries: Int, error: Error) -> StepInterruption {
         interrupt(.after(error, step: id, attempt: attempt, retries: retries, policy: retry, now: clock.now()))
+    }
+
+    /// A step whose result could not be published failed (write rule 4): a rename that went through
+    /// before the directory's fsync failed is undone, so the step's file and its log agree.
+    private func failedPublish(_ id: String, attempt: Int, retries: Int, error: Error) -> StepInterruption {
+        try? Disk.removeFile(path(of: id))
+        return fail(id, attempt: attempt, retries: retries, error: error)
     }
 
     private func interrupt(_ reason: StepInterruption) -> StepInterruption {

@@ -16,7 +16,7 @@ struct Demo: AsyncParsableCommand {
         func run() async throws {
             let layout = options.layout
             try layout.create()
-            let services = try servicesOptions.services(layout, writer: DurableWriter())
+            let services = try servicesOptions.services(layout)
             try printJSON(try await services.store.seedDemo())
         }
     }

@@ -24,7 +24,7 @@ struct Import: AsyncParsableCommand {
         let columnMapping = try parseMapping()
         let layout = options.layout
         try layout.create()
-        let writer = DurableWriter()
+        let writer = DurableWriter(layout: layout)
         let services = try servicesOptions.services(layout, writer: writer)
         let name = isURL ? (URL(string: file)?.lastPathComponent ?? file) : Disk.name(of: file)
         let url: String
@@ -107,7 +107,7 @@ struct Export: AsyncParsableCommand {
     func run() async throws {
         let layout = options.layout
         try layout.create()
-        let writer = DurableWriter()
+        let writer = DurableWriter(layout: layout)
         let services = try servicesOptions.services(layout, writer: writer)
         let record = try await services.store.createExport(workspaceID: workspace, userID: user)
         let eventID = "export:" + record.id
@@ -144,7 +144,7 @@ struct ImportsList: AsyncParsableCommand {
     @Flag(help: "Print JSON, with each import's error log.") var json = false
 
     func run() async throws {
-        let services = try servicesOptions.services(try options.existingLayout(), writer: DurableWriter())
+        let services = try servicesOptions.services(try options.existingLayout())
         let imports = try await services.store.imports(workspaceID: workspace)
         if json { return try printJSON(imports) }
         var table = Table("IMPORT", "STATUS", "FILE", "ROWS", "ADDED", "UPDATED", "SKIPPED", "FIRST ERRORS")
@@ -179,7 +179,7 @@ struct ExportsList: AsyncParsableCommand {
     @Flag(help: "Print JSON.") var json = false
 
     func run() async throws {
-        let services = try servicesOptions.services(try options.existingLayout(), writer: DurableWriter())
+        let services = try servicesOptions.services(try options.existingLayout())
         let exports = try await services.store.exports(workspaceID: workspace)
         if json { return try printJSON(exports) }
         var table = Table("EXPORT", "STATUS", "ROWS", "FILE", "ERROR")

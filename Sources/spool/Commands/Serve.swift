@@ -75,7 +75,7 @@ struct Serve: AsyncParsableCommand {
         let logger = Logger(label: "spool")
         let layout = options.layout
         try layout.create()
-        let writer = DurableWriter()
+        let writer = DurableWriter(layout: layout)
         let services = try servicesOptions.services(layout, writer: writer)
         var configuration = SpoolServer.Configuration()
         configuration.concurrency = concurrency

@@ -1,0 +1,61 @@
+import Foundation
+import Testing
+
+@testable import SpoolEngine
+
+@Suite struct FreezeGateTests {
+    @Test func freezingWaitsForWritesInFlightAndHoldsNewOnesUntilThawed() async throws {
+        let spool = try TempSpool()
+        let gate = FreezeGate(layout: spool.layout)
+        let release = DispatchSemaphore(value: 0)
+        let inFlight = DispatchSemaphore(value: 0)
+        Thread {
+            _ = try? gate.whileThawed {
+                inFlight.signal()
+                release.wait()
+            }
+        }.start()
+        inFlight.wait()
+        #expect(throws: SpoolError.self, "a write in flight keeps the freeze from completing") {
+            try gate.freeze(timeout: .milliseconds(100))
+        }
+        #expect(!gate.isFrozen, "a freeze that timed out thaws again")
+        release.signal()
+        try gate.freeze(timeout: .seconds(10))
+        #expect(gate.isFrozen)
+
+        let wrote = LockedValue(false)
+        let writer = DurableWriter(gate: gate)
+        let write = Task {
+            try await writer.publish(Data("x".utf8), at: spool.layout.root + "/while-frozen")
+            wrote.withLock { $0 = true }
+        }
+        #expect(!wrote.withLock { $0 })
+        #expect(!Disk.exists(spool.layout.root + "/while-frozen"))
+        try gate.thaw()
+        try await write.value
+        #expect(Disk.exists(spool.layout.root + "/while-frozen"))
+    }
+
+    @Test func aBackupLinksPublishedFilesAndCopiesThoseChangedInPlace() throws {
+        let spool = try TempSpool()
+        let run = spool.layout.runs + "/r1"
+        try Disk.makeDirectories(run + "/steps")
+        try DurableWriter.publishNow(Data("{}".utf8), at: run + "/run.json")
+        try DurableWriter.publishNow(Data("line\n".utf8), at: run + "/log.jsonl")
+        try DurableWriter.publishNow(Data("db".utf8), at: spool.layout.root + "/app.sqlite")
+        try DurableWriter.publishNow(Data("claim".utf8), at: spool.layout.tmp + "/.claim-x~e.json")
+        try DurableWriter.publishNow(Data("temp".utf8), at: run + "/.run.json.tmp-1")
+        let destination = spool.layout.root + "-backup"
+        defer { try? Disk.removeTree(destination) }
+        let report = try SpoolBackup(layout: spool.layout).backup(to: destination)
+        #expect(report.files == 4)
+        #expect(try Disk.read(destination + "/runs/r1/log.jsonl") == Data("line\n".utf8))
+        #expect(Disk.exists(destination + "/tmp/.claim-x~e.json"), "claims in flight are accepted work")
+        #expect(!Disk.exists(destination + "/runs/r1/.run.json.tmp-1"), "temp files are not")
+        #expect(!FreezeGate(layout: spool.layout).isFrozen)
+        #expect(try Disk.list(spool.layout.root).allSatisfy { !$0.hasPrefix(".backup-") }, "the snapshot is removed")
+        #expect(throws: SpoolError.self) { try SpoolBackup(layout: spool.layout).backup(to: destination) }
+        #expect(throws: SpoolError.self) { try SpoolBackup(layout: spool.layout).backup(to: spool.layout.runs + "/x") }
+    }
+}
