@@ -66,9 +66,7 @@ public struct SpoolBackup: Sendable {
 
     /// Links published files and copies those changed in place, leaving out transient names.
     private func snapshotTree(from source: String, to target: String) throws {
-        try Self.walk(
-            from: source, to: target, including: { !Self.isTransient($0) && !$0.hasSuffix("-shm") }, flush: false
-        ) { from, to, info in
+        try Self.walk(from: source, to: target, snapshot: true) { from, to, info in
             if Self.isChangedInPlace(Disk.name(of: from)) {
                 try Self.copyFile(from, to, mode: info.st_mode & 0o7777, sync: false)
             } else if link(from, to) != 0 {
@@ -81,7 +79,7 @@ public struct SpoolBackup: Sendable {
     private func copyTree(from source: String, to target: String, report: inout Report) throws {
         var files = 0
         var bytes: Int64 = 0
-        try Self.walk(from: source, to: target, including: { _ in true }, flush: true) { from, to, info in
+        try Self.walk(from: source, to: target, snapshot: false) { from, to, info in
             try Self.copyFile(from, to, mode: info.st_mode & 0o7777, sync: true)
             files += 1
             bytes += Int64(info.st_size)
@@ -90,13 +88,14 @@ public struct SpoolBackup: Sendable {
         report.bytes += bytes
     }
 
-    /// Recreates `source`'s directories and symlinks under `target`, handing each regular file to `file`;
-    /// `flush` fsyncs each directory made (not while frozen: the snapshot need not survive a crash).
+    /// Recreates `source`'s directories and symlinks under `target`, handing each regular file to `file`.
+    /// A snapshot leaves out transient names and does not fsync (it is taken while frozen and need
+    /// not survive a crash); the copy out of it keeps everything and fsyncs each directory.
     private static func walk(
-        from source: String, to target: String, including: (String) -> Bool, flush: Bool,
+        from source: String, to target: String, snapshot: Bool,
         file: (_ from: String, _ to: String, _ info: stat) throws -> Void
     ) throws {
-        for name in try Disk.list(source) where including(name) {
+        for name in try Disk.list(source) where !snapshot || (!isTransient(name) && !name.hasSuffix("-shm")) {
             let from = source + "/" + name
             let to = target + "/" + name
             var info = stat()
@@ -104,7 +103,7 @@ public struct SpoolBackup: Sendable {
             switch info.st_mode & S_IFMT {
             case S_IFDIR:
                 try Disk.makeDirectory(to, mode: info.st_mode & 0o7777)
-                try walk(from: from, to: to, including: including, flush: flush, file: file)
+                try walk(from: from, to: to, snapshot: snapshot, file: file)
             case S_IFREG:
                 try file(from, to, info)
             case S_IFLNK:
@@ -113,7 +112,7 @@ public struct SpoolBackup: Sendable {
                 continue
             }
         }
-        if flush { try Disk.fsyncDirectory(target) }
+        if !snapshot { try Disk.fsyncDirectory(target) }
     }
 
     private static func copyFile(_ from: String, _ to: String, mode: mode_t, sync: Bool) throws {
