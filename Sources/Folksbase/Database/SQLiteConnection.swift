@@ -55,7 +55,9 @@ public final class SQLiteConnection: @unchecked Sendable {
         let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
         let code = sqlite3_open_v2(path, &handle, flags, nil)
         guard code == SQLITE_OK, let handle else {
-            let reason = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
+            var reason = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
+            let systemError = handle.map { sqlite3_system_errno($0) } ?? 0
+            if systemError != 0 { reason += ": " + String(cString: strerror(systemError)) }
             sqlite3_close_v2(handle)
             throw FolksbaseError(
                 .database,
@@ -251,22 +253,35 @@ extension FolksbaseError {
             message += " (another connection held the database lock longer than the busy timeout; retry)"
         case SQLITE_CONSTRAINT:
             kind = .constraint
-        case SQLITE_FULL:
-            kind = .database
-            message += " (free space on the database's file system, then retry)"
-        case SQLITE_READONLY, SQLITE_CANTOPEN, SQLITE_PERM:
-            kind = .database
-            message += " (check the database file's owner and permissions)"
         case SQLITE_CORRUPT, SQLITE_NOTADB:
             kind = .database
             message += " (the database file is damaged; restore it from a backup)"
-        case SQLITE_IOERR:
+        case SQLITE_FULL, SQLITE_IOERR, SQLITE_CANTOPEN, SQLITE_READONLY, SQLITE_PERM:
             kind = .database
-            message += " (the disk reported an I/O error; check the device)"
+            let systemError = database.map { sqlite3_system_errno($0) } ?? 0
+            if systemError != 0 { message += ": " + String(cString: strerror(systemError)) }
+            message += " (" + fileSystemHint(code: code, systemError: systemError) + ")"
         default:
             kind = .database
         }
         return FolksbaseError(kind, message, sqliteCode: code)
+    }
+
+    /// What to do about a file-system failure, from the system error where SQLite kept one
+    /// (a full disk often reaches SQLite as a plain I/O error on its shared-memory file).
+    static func fileSystemHint(code: Int32, systemError: Int32) -> String {
+        switch systemError {
+        case ENOSPC, EDQUOT: return "free space on the spool's file system, then retry"
+        case EROFS: return "the file system is read-only; remount it read-write"
+        case EACCES, EPERM: return "check the database file's owner and permissions"
+        case EIO: return "the disk reported an I/O error; check the device"
+        default:
+            switch code & 0xff {
+            case SQLITE_FULL: return "free space on the database's file system, then retry"
+            case SQLITE_IOERR: return "the disk reported an I/O error; check the device"
+            default: return "check the database file's owner and permissions"
+            }
+        }
     }
 
     /// Whether SQLite refused a row because a foreign key points nowhere.
