@@ -18,10 +18,10 @@ import Testing
         let id = try await harness.send(#"{"name":"x/go"}"#)[0]
         let wake = clock.now().addingTimeInterval(10)
         #expect(await harness.executor.execute(id) == .wake(at: wake))
-        clock.jump(by: -3600)
+        clock.advance(by: -3600)
         #expect(await harness.executor.execute(id) == .wake(at: wake), "an hour back: still waiting for the same time")
         #expect(attempts[""] == 1)
-        clock.jump(by: 7 * 24 * 3600)
+        clock.advance(by: 7 * 24 * 3600)
         #expect(await harness.executor.execute(id) == .finished, "a week forward: due at once")
         #expect(attempts[""] == 2)
     }
@@ -37,11 +37,11 @@ import Testing
         let task = Task { try await server.run() }
         try await waitUntil("the cron state is recorded") { Disk.exists(spool.layout.cron + "/hourly.json") }
         try await waitUntil("the ticker sleeps") { clock.sleeperCount >= 3 }
-        clock.jump(by: 5 * 3600)
+        clock.advance(by: 5 * 3600)
         try await waitUntil("the latest missed tick ran") { ticks.withLock { $0.count } == 1 }
         #expect(ticks.withLock { $0 } == ["2026-11-29T13:00:00.000Z"])
-        clock.jump(by: -4 * 3600)
-        clock.jump(by: 4 * 3600 + 3599)
+        clock.advance(by: -4 * 3600)
+        clock.advance(by: 4 * 3600 + 3599)
         try await waitUntil("the next tick ran") { ticks.withLock { $0.count } == 2 }
         #expect(ticks.withLock { $0 } == ["2026-11-29T13:00:00.000Z", "2026-11-29T14:00:00.000Z"])
         server.stop()

@@ -26,9 +26,6 @@ final class ManualClock: SpoolClock, @unchecked Sendable {
         for continuation in due { continuation.resume() }
     }
 
-    /// Moves the wall clock, as an administrator or NTP would; a jump back wakes nobody.
-    func jump(by seconds: TimeInterval) { advance(by: seconds) }
-
     var sleeperCount: Int { lock.withLock { sleepers.count } }
 
     func sleep(until deadline: Date) async throws {

@@ -21,13 +21,9 @@ public enum ProcessCSV {
                 let data = try context.event.decodeData(EventData.self)
                 let chunks = context.directory + "/chunks"
                 let record = try await context.step.run("fetch-import") { _ in
-                    guard let record = try await services.store.importRecord(id: data.importId) else {
-                        throw NonRetriableError("no import \(data.importId)")
+                    try await ProcessingRecord.require("import", id: data.importId, status: \ImportRecord.status) {
+                        try await services.store.importRecord(id: data.importId)
                     }
-                    guard record.status == .processing else {
-                        throw NonRetriableError("import \(record.id) is \(record.status.rawValue), not processing")
-                    }
-                    return record
                 }
                 let plan = try await context.step.run("download-and-chunk") { _ in
                     let source = try await services.blobs.localFile(

@@ -19,13 +19,9 @@ public enum ProcessExport {
                 let data = try context.event.decodeData(EventData.self)
                 let folder = context.directory + "/parts"
                 let record = try await context.step.run("fetch-export") { _ in
-                    guard let record = try await services.store.exportRecord(id: data.exportId) else {
-                        throw NonRetriableError("no export \(data.exportId)")
+                    try await ProcessingRecord.require("export", id: data.exportId, status: \ExportRecord.status) {
+                        try await services.store.exportRecord(id: data.exportId)
                     }
-                    guard record.status == .processing else {
-                        throw NonRetriableError("export \(record.id) is \(record.status.rawValue), not processing")
-                    }
-                    return record
                 }
                 var parts: [ContactExporter.Part] = []
                 repeat {
