@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "spool", targets: ["spool"]),
+        .executable(name: "spool-bench", targets: ["spool-bench"]),
         .library(name: "SpoolEngine", targets: ["SpoolEngine"]),
         .library(name: "Folksbase", targets: ["Folksbase"]),
         .library(name: "CurlClient", targets: ["CurlClient"]),
@@ -50,6 +51,14 @@ let package = Package(
                 "Folksbase",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "spool-bench",
+            dependencies: [
+                "SpoolEngine",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "SpoolEngineTests", dependencies: ["SpoolEngine"], resources: [.copy("Fixtures")]),

@@ -118,24 +118,44 @@ public final class SpoolServer: Sendable {
         }
     }
 
+    /// Events taken from `incoming/` at once: intakes wait on flushes, so many share each one.
+    static let concurrentIntakes = 32
+
     private func follow(_ changes: AsyncStream<DirectoryWatcher.Change>, intake: Intake) async {
-        for await change in changes {
-            do {
+        await withTaskGroup(of: Void.self) { intakes in
+            var inFlight = 0
+            for await change in changes {
                 switch change {
                 case .appeared(let directory, let name) where directory == layout.incoming:
-                    for id in try await intake.accept(name) { await scheduler.schedule(id, at: clock.now()) }
-                case .appeared(_, let name):
-                    if let id = try? RunID(validating: name), !(await scheduler.isKnown(id)) {
-                        await scheduler.schedule(id, at: clock.now())
+                    if inFlight == Self.concurrentIntakes {
+                        await intakes.next()
+                        inFlight -= 1
                     }
+                    inFlight += 1
+                    intakes.addTask { await self.accept(name, intake: intake, settled: true) }
+                case .appeared(_, let name):
+                    if let id = try? RunID(validating: name) { await scheduler.scheduleIfUnknown(id, at: clock.now()) }
                 case .overflow:
                     logger.warning("inotify queue overflowed; rescanning")
-                    try await scanRuns()
-                    try await scanIncoming(intake, settled: false)
+                    do {
+                        try await scanRuns()
+                        try await scanIncoming(intake, settled: false)
+                    } catch {
+                        logger.error("rescan failed: \(error); the next scan tries again")
+                    }
                 }
-            } catch {
-                logger.error("intake failed: \(error); the file stays in place and is retried on the next scan")
             }
+        }
+    }
+
+    /// Takes one file from `incoming/` and schedules its runs; a failure leaves the file in place.
+    private func accept(_ name: String, intake: Intake, settled: Bool) async {
+        do {
+            for id in try await intake.accept(name, settled: settled) {
+                await scheduler.scheduleIfUnknown(id, at: clock.now())
+            }
+        } catch {
+            logger.error("intake of incoming/\(name) failed: \(error); it stays there and is retried on the next scan")
         }
     }
 
@@ -170,13 +190,11 @@ public final class SpoolServer: Sendable {
     }
 
     private func scanIncoming(_ intake: Intake, settled: Bool) async throws {
-        for name in try Disk.listVisible(layout.incoming).sorted() {
-            do {
-                for id in try await intake.accept(name, settled: settled) {
-                    await scheduler.schedule(id, at: clock.now())
-                }
-            } catch {
-                logger.error("intake of incoming/\(name) failed: \(error); it stays there and is retried")
+        let names = try Disk.listVisible(layout.incoming).sorted()
+        await withTaskGroup(of: Void.self) { intakes in
+            for (index, name) in names.enumerated() {
+                if index >= Self.concurrentIntakes { await intakes.next() }
+                intakes.addTask { await self.accept(name, intake: intake, settled: settled) }
             }
         }
     }

@@ -7,12 +7,12 @@ import Testing
     import Glibc
 #endif
 
-/// The disk part of the fault suite, against the built binary: failing fsync and write calls
+/// The disk part of the fault suite, against the built binary: failing flush and write calls
 /// (strace), a really full disk, a read-only spool, a spool of another user, and a kill at each
 /// syscall boundary of one run. Every case checks that steps fail and retry or the server says
 /// what is wrong and waits, that nothing partial is published, and that work resumes on its own.
 ///
-/// `SPOOL_SWEEP_POINTS` bounds the fsync and write kill points of the sweep (default 3; `make
+/// `SPOOL_SWEEP_POINTS` bounds the syncfs and write kill points of the sweep (default 3; `make
 /// soak` raises it); `SPOOL_WRITE_FAULT_TABLE=1` writes the outcomes to docs/faults/disk.md.
 @Suite(.serialized) struct DiskFaultTests {
     static let retryFlags = ["--backoff", "0.2", "--jitter", "0", "--retries", "8"]
@@ -21,20 +21,20 @@ import Testing
         file: "disk.md", title: "Disk faults", columns: ["fault", "injection", "times", "outcome"])
     static var sweepPoints: Int { max(1, profile("SPOOL_SWEEP_POINTS", 3)) }
 
-    @Test func fsyncEIOFailsStepsThatRetryUntilEveryRunCompletes() async throws {
+    @Test func flushEIOFailsStepsThatRetryUntilEveryRunCompletes() async throws {
         try await injectedErrorCase(
-            number: 1, fault: "fsync returns EIO", syscall: "fsync", injection: "fsync:error=EIO:when=15..75+3",
-            error: "Input/output error")
+            number: 1, fault: "the group flush (syncfs) returns EIO", syscall: "syncfs",
+            injection: "syncfs:error=EIO:when=3..90+6", error: "Input/output error")
     }
 
     @Test func writeENOSPCFailsStepsThatRetryUntilEveryRunCompletes() async throws {
         try await injectedErrorCase(
-            number: 2, fault: "write returns ENOSPC", syscall: "write", injection: "write:error=ENOSPC:when=15..75+3",
+            number: 2, fault: "write returns ENOSPC", syscall: "write", injection: "write:error=ENOSPC:when=3..100+4",
             error: "No space left on device")
     }
 
     /// Ten welcome events served while strace fails some of one syscall's calls (each thread's
-    /// 15th, 18th … 75th): intake, run files and steps all meet the error, and all come through.
+    /// every few calls of each thread): intake, run files and steps all meet the error, and all come through.
     /// A failure of a step's own file is a failed attempt of that step, recorded in its run (for
     /// write errors only when the write of the record itself did not fail too).
     private func injectedErrorCase(
@@ -67,7 +67,11 @@ import Testing
         #expect(!injected.isEmpty, "strace injected no \(syscall) error")
         let stepHits = injected.filter { $0.contains("/runs/") && $0.contains("/steps") }
         let recorded = stepHits.filter { path in audit.recordedErrors.contains { $0.contains(path + ": " + error) } }
-        if syscall == "write" {
+        if syscall == "syncfs" {
+            // A failed flush fails every writer waiting on it; each error names the writer's own file.
+            let flushFailures = audit.recordedErrors.filter { $0.hasPrefix("syncfs ") && $0.contains(error) }
+            #expect(!flushFailures.isEmpty, "no failed flush was recorded: \(audit.recordedErrors)")
+        } else if syscall == "write" {
             // Recording is a write too: a hit counts as reported when the run or the server's log says so.
             let reported = stepHits.filter { server.log.contains($0 + ": " + error) || recorded.contains($0) }
             #expect(
@@ -216,10 +220,10 @@ import Testing
         )
     }
 
-    /// `spool serve` killed at the Nth rename, renameat2, fsync or write of a thread (strace counts
+    /// `spool serve` killed at the Nth rename, renameat2, syncfs or write of a thread (strace counts
     /// per thread), then a normal server that must finish the work exactly once. Two starting
     /// points, since the calls of intake come first: one event in incoming/, and one queued run.
-    /// Every rename point is tried; fsync and write up to `SPOOL_SWEEP_POINTS` each.
+    /// Every rename point is tried; syncfs and write up to `SPOOL_SWEEP_POINTS` each.
     @Test func aKillAtEachSyscallBoundaryOfARunStillCompletesItOnce() async throws {
         try Strace.require()
         let workspace = try Workspace()
@@ -232,12 +236,12 @@ import Testing
         let started = Date()
         for (label, base) in [("an event in incoming/", bases.event), ("a queued run", bases.run)] {
             let census = try await Sweep.census(copying: base, into: base + "-census")
-            #expect(Set(census.keys) == ["rename", "renameat2", "fsync", "write"], "census from \(label): \(census)")
+            #expect(Set(census.keys) == ["rename", "renameat2", "syncfs", "write"], "census from \(label): \(census)")
             var points: [(syscall: String, n: Int)] = []
             for syscall in ["rename", "renameat2"] {
                 points += (1...max(1, census[syscall] ?? 1)).map { (syscall, $0) }
             }
-            for syscall in ["fsync", "write"] {
+            for syscall in ["syncfs", "write"] {
                 points += Sweep.spread(census[syscall] ?? 1, over: Self.sweepPoints).map { (syscall, $0) }
             }
             for (syscall, n) in points {
@@ -550,7 +554,7 @@ enum Sweep {
         let binary = try SpoolBinary(spool: spool)
         let trace = spool + ".trace"
         let server = try ServeProcess(
-            binary, under: Strace.wrapper(trace: "rename,renameat2,fsync,write", inject: nil, output: trace),
+            binary, under: Strace.wrapper(trace: "rename,renameat2,syncfs,write", inject: nil, output: trace),
             log: "census")
         defer { server.kill() }
         try await waitUntil("the census run is done", seconds: 30) { try doneRuns(spool) == 1 }
@@ -559,7 +563,7 @@ enum Sweep {
         for line in Strace.lines(trace) {
             let parts = line.split(separator: " ", maxSplits: 1)
             guard parts.count == 2, let call = parts[1].split(separator: "(", maxSplits: 1).first,
-                ["rename", "renameat2", "fsync", "write"].contains(call)
+                ["rename", "renameat2", "syncfs", "write"].contains(call)
             else { continue }
             counts[String(call), default: [:]][parts[0], default: 0] += 1
         }

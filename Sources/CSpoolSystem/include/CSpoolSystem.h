@@ -5,4 +5,11 @@
 /// Returns 0, or -1 with errno set.
 int cspool_rename_noreplace(const char *from, const char *to);
 
+/// Atomically swaps two existing names (renameat2 RENAME_EXCHANGE). Returns 0, or -1 with errno set.
+int cspool_rename_exchange(const char *first, const char *second);
+
+/// syncfs(2): flushes every dirty page and inode of the file system that holds `fd`.
+/// Returns 0, or -1 with errno set (including a write-back error seen since `fd` was opened).
+int cspool_syncfs(int fd);
+
 #endif

@@ -55,6 +55,12 @@ public struct SpoolAdmin: Sendable {
             log: log)
     }
 
+    /// Whether the run is still being built by intake (its id is known from the event's marker a
+    /// moment before the run appears in `runs/`). Ask before `location(of:)`, so no move falls between.
+    public func isStaged(_ id: RunID) -> Bool {
+        Disk.exists(RunBuilder(layout: layout).stagingDirectory(for: id))
+    }
+
     /// The runs an event with an explicit id started, once intake has taken it (from its `ids/` marker).
     public func runIDs(forEvent eventID: String) -> [RunID] {
         let markers = DedupeMarkers(layout: layout, window: .infinity)
@@ -89,7 +95,7 @@ public struct SpoolAdmin: Sendable {
             while Disk.exists(failureSteps + ".\(attempt)") { attempt += 1 }
             try await writer.move(failureSteps, to: failureSteps + ".\(attempt)")
         }
-        try await writer.publish(try record.encoded(), at: directory + "/" + RunFiles.record)
+        try await writer.replace(try record.encoded(), at: directory + "/" + RunFiles.record)
         try await RunLog(runDirectory: directory, writer: writer).append(
             RunLogEntry(at: now, kind: .requeued, step: record.currentStep))
         try await writer.move(directory, to: layout.liveRun(id))
@@ -104,9 +110,10 @@ public struct SpoolAdmin: Sendable {
         let newID = RunID(date: now, function: record.function)
         let builder = RunBuilder(layout: layout)
         try await writer.perform {
+            let ticket = try builder.ticket()
             let staging = try builder.stage(
                 id: newID, function: record.function, event: event, eventID: record.eventID, now: now, replayOf: id)
-            try builder.publish([(staging, newID)])
+            try builder.publish([(staging, newID)], since: ticket)
         }
         return newID
     }
@@ -131,9 +138,8 @@ public struct SpoolAdmin: Sendable {
         record.finishedAt = UTCTime.iso8601(now)
         record.updatedAt = record.finishedAt!
         record.wakeAt = nil
-        try await writer.publish(try record.encoded(), at: directory + "/" + RunFiles.record)
         try await RunLog(runDirectory: directory, writer: writer).append(RunLogEntry(at: now, kind: .cancelled))
-        try await RunMover(layout: layout, writer: writer).moveLiveRun(id, to: .cancelled, at: now)
+        try await RunMover(layout: layout, writer: writer).finishLiveRun(record, to: .cancelled, at: now)
         return .cancelled
     }
 

@@ -93,6 +93,25 @@ public enum Disk {
         return data
     }
 
+    /// Creates `path` (which must not exist) holding `data`, without any flush: for files in a
+    /// private staging area that a flush and a rename publish later.
+    public static func createFile(_ path: String, contents data: Data) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else { throw SpoolError.system("create", path: path) }
+        defer { close(fd) }
+        try data.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let written = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    throw SpoolError.system("write", path: path)
+                }
+                offset += written
+            }
+        }
+    }
+
     /// Renames without any flush; callers that need durability go through `DurableWriter`.
     public static func rename(_ from: String, _ to: String) throws {
         if Glibc.rename(from, to) != 0 { throw SpoolError.system("rename", path: "\(from) -> \(to)") }
@@ -101,6 +120,16 @@ public enum Disk {
     /// Renames only if `to` does not exist yet (`renameat2(RENAME_NOREPLACE)`).
     public static func renameNoReplace(_ from: String, _ to: String) throws {
         if cspool_rename_noreplace(from, to) != 0 { throw SpoolError.system("rename", path: "\(from) -> \(to)") }
+    }
+
+    /// Swaps the files at `first` and `second` atomically (`renameat2(RENAME_EXCHANGE)`); when
+    /// `second` does not exist yet, `first` is simply renamed to it.
+    public static func exchange(_ first: String, _ second: String) throws {
+        if cspool_rename_exchange(first, second) == 0 { return }
+        guard errno == ENOENT, exists(first) else {
+            throw SpoolError.system("rename (exchange)", path: "\(first) <-> \(second)")
+        }
+        try rename(first, second)
     }
 
     public static func fsyncDirectory(_ path: String) throws {

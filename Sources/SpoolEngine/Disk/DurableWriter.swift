@@ -9,12 +9,12 @@ import Foundation
 
 /// The one component through which the spool makes anything durable (write rules 1, 4 and 5).
 ///
-/// A publish writes `.<name>.tmp-<unique>` beside the target, fsyncs it, renames it into place
-/// and fsyncs the directory; only then does the call return. An fsync error fails the call and
-/// is never retried (a failed fsync may have dropped the dirty pages). Blocking I/O runs on the
-/// writer's own threads, so waiting on the disk never holds a thread of the cooperative pool.
+/// A publish writes `.<name>.tmp-<unique>` beside the target, flushes it, renames it into place
+/// and flushes again; only then does the call return. Flushes are shared: every writer waiting at
+/// the same moment is served by one `syncfs` of the file system (`GroupFlush`), so concurrent runs
+/// pay for one flush instead of one per file and directory. A flush error fails the call and is
+/// never retried. Blocking I/O runs on the writer's own threads, never the cooperative pool's.
 public final class DurableWriter: Sendable {
-    private let queue = DispatchQueue(label: "spool.durable-writer", attributes: .concurrent)
     /// Pauses the writer's mutations while `spool freeze` holds the spool.
     public let gate: FreezeGate?
 
@@ -53,15 +53,35 @@ public final class DurableWriter: Sendable {
         }
     }
 
-    /// Renames `source` to `target` and flushes both directories. With `replace: false` an
+    /// Publishes a new version of a file rewritten again and again (a run's run.json), without
+    /// creating or freeing a file each time: the data goes into `.<name>.spare`, which is flushed and
+    /// then exchanged atomically with `path`, so the spare holds the previous version afterwards.
+    /// Freed inodes are costly on file systems that skip recently freed ones when allocating. Only
+    /// one writer at a time may replace a given file (a run's files belong to its lock holder).
+    public func replace(_ data: Data, at path: String) async throws {
+        try await onWriterThread { try Self.replaceNow(data, at: path) }
+    }
+
+    /// `replace`, then renames `source` to `target` (never replacing it; the target's folder is
+    /// created if missing), with one flush after both: a crash leaves the new version and the move
+    /// undone, never the move without it.
+    public func replace(_ data: Data, at path: String, thenMove source: String, to target: String) async throws {
+        try await onWriterThread {
+            try Self.replaceNow(data, at: path) {
+                try Disk.makeDirectory(Disk.parent(of: target))
+                try Disk.renameNoReplace(source, target)
+            }
+        }
+    }
+
+    /// Renames `source` to `target` and waits for a flush. With `replace: false` an
     /// existing target is an error (`EEXIST`), so two movers never overwrite each other.
     public func move(_ source: String, to target: String, replace: Bool = false) async throws {
         try await onWriterThread {
+            let flush = try GroupFlush.of(Disk.parent(of: target))
+            let ticket = flush.ticket()
             if replace { try Disk.rename(source, target) } else { try Disk.renameNoReplace(source, target) }
-            let from = Disk.parent(of: source)
-            let to = Disk.parent(of: target)
-            try Disk.fsyncDirectory(to)
-            if from != to { try Disk.fsyncDirectory(from) }
+            try flush.wait(since: ticket, for: target)
         }
     }
 
@@ -69,12 +89,15 @@ public final class DurableWriter: Sendable {
     public func makeDirectory(_ path: String) async throws {
         try await onWriterThread {
             guard !Disk.isDirectory(path) else { return }
+            let flush = try GroupFlush.of(Disk.parent(of: path))
+            let ticket = flush.ticket()
             try Disk.makeDirectory(path)
-            try Disk.fsyncDirectory(Disk.parent(of: path))
+            try flush.wait(since: ticket, for: path)
         }
     }
 
-    /// Appends one line to an append-only file (created if absent), then fdatasyncs it.
+    /// Appends one line to an append-only file (created if absent) without waiting for a flush:
+    /// the line is on disk once any later publish, move or directory on the file system is.
     public func append(line: Data, to path: String) async throws {
         try await onWriterThread {
             let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
@@ -83,7 +106,6 @@ public final class DurableWriter: Sendable {
             var line = line
             if line.last != UInt8(ascii: "\n") { line.append(UInt8(ascii: "\n")) }
             try line.withUnsafeBytes { try Self.writeAll(fd, $0, path: path) }
-            if fdatasync(fd) != 0 { throw SpoolError.system("fdatasync", path: path) }
         }
     }
 
@@ -93,7 +115,7 @@ public final class DurableWriter: Sendable {
     public func perform<T: Sendable>(gated: Bool = true, _ work: @escaping @Sendable () throws -> T) async throws -> T {
         if gated { return try await onWriterThread(work) }
         return try await withCheckedThrowingContinuation { continuation in
-            queue.async { continuation.resume(with: Result { try work() }) }
+            BlockingThreads.shared.submit { continuation.resume(with: Result { try work() }) }
         }
     }
 
@@ -109,28 +131,54 @@ public final class DurableWriter: Sendable {
         }
     }
 
+    /// The spare file `replace` writes before exchanging it with `path`.
+    public static func spare(of path: String) -> String {
+        Disk.parent(of: path) + "/." + Disk.name(of: path) + ".spare"
+    }
+
+    static func replaceNow(_ data: Data, at path: String, beforeFinalFlush: () throws -> Void = {}) throws {
+        let flush = try GroupFlush.of(Disk.parent(of: path))
+        let ticket = flush.ticket()
+        let spare = spare(of: path)
+        let fd = open(spare, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else { throw SpoolError.system("open", path: spare) }
+        do {
+            try data.withUnsafeBytes { try writeAll(fd, $0, path: spare) }
+        } catch {
+            close(fd)
+            throw error
+        }
+        close(fd)
+        try flush.wait(since: ticket, for: spare)
+        try Disk.exchange(spare, path)
+        try beforeFinalFlush()
+        try flush.wait(since: ticket, for: path)
+    }
+
     /// Publishes whatever `write` writes to the temp file's descriptor.
     static func publishNow(at path: String, write: (_ fd: Int32, _ temp: String) throws -> Void) throws {
         let directory = Disk.parent(of: path)
+        let flush = try GroupFlush.of(directory)
+        let ticket = flush.ticket()
         let temp = directory + "/." + Disk.name(of: path) + ".tmp-" + Disk.uniqueSuffix()
         let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else { throw SpoolError.system("create", path: temp) }
         do {
             try write(fd, temp)
-            if fsync(fd) != 0 { throw SpoolError.system("fsync", path: temp) }
-            close(fd)
         } catch {
             close(fd)
             unlink(temp)
             throw error
         }
+        close(fd)
         do {
+            try flush.wait(since: ticket, for: temp)
             try Disk.rename(temp, path)
         } catch {
             unlink(temp)
             throw error
         }
-        try Disk.fsyncDirectory(directory)
+        try flush.wait(since: ticket, for: path)
     }
 
     private static func writeAll(_ fd: Int32, _ buffer: UnsafeRawBufferPointer, path: String) throws {
@@ -147,7 +195,7 @@ public final class DurableWriter: Sendable {
 
     private func onWriterThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
-            queue.async { [self] in continuation.resume(with: Result { try passGate(work) }) }
+            BlockingThreads.shared.submit { [self] in continuation.resume(with: Result { try passGate(work) }) }
         }
     }
 

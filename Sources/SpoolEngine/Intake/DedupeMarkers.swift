@@ -20,12 +20,15 @@ struct DedupeMarkers: Sendable {
         let target = path(for: eventID)
         let marker = Marker(eventId: eventID, claim: claim, runs: runs.map(\.rawValue), at: UTCTime.iso8601(now))
         let temp = layout.ids + "/.marker.tmp-" + Disk.uniqueSuffix()
-        try DurableWriter.publishNow(try SpoolJSON.lineEncoder.encode(marker), at: temp)
+        let flush = try GroupFlush.of(layout.ids)
+        let ticket = flush.ticket()
+        try Disk.createFile(temp, contents: try SpoolJSON.lineEncoder.encode(marker))
         defer { try? Disk.removeFile(temp) }
+        try flush.wait(since: ticket, for: temp)
         for _ in 0..<2 {
             do {
                 try Disk.renameNoReplace(temp, target)
-                try Disk.fsyncDirectory(layout.ids)
+                try flush.wait(since: ticket, for: target)
                 return true
             } catch let error as SpoolError where error.errno == EEXIST {
                 let existing = try? JSONDecoder().decode(Marker.self, from: Disk.read(target))

@@ -17,6 +17,10 @@ struct Intake: Sendable {
     let clock: any SpoolClock
     let dedupeWindow: TimeInterval
     let logger: Logger
+    /// Claims this process is working on. A claim's flock keeps other processes out, but a symbolic
+    /// link or a device cannot be opened to be locked: the intake and a rescan's recovery of the
+    /// same claim must not both reject it.
+    private let claimsInProgress = LockedValue<Set<String>>([])
 
     private var builder: RunBuilder { RunBuilder(layout: layout) }
     private var rejection: Rejection { Rejection(layout: layout) }
@@ -109,6 +113,8 @@ struct Intake: Sendable {
 
     /// Processes a claim file under its lock; safe to repeat after a crash at any point.
     private func process(claim path: String, now: Date) throws -> [RunID] {
+        guard claimsInProgress.withLock({ $0.insert(path).inserted }) else { return [] }
+        defer { _ = claimsInProgress.withLock { $0.remove(path) } }
         let claimName = Disk.name(of: path)
         let original = ClaimName.original(of: claimName)
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
@@ -183,6 +189,7 @@ struct Intake: Sendable {
             let runs = registry.matching(event).map { function in
                 (function, RunID(date: claimedAt, function: function.id, seed: "\(claimName)#\(index)#\(function.id)"))
             }
+            let ticket = try builder.ticket()
             var staged: [(staging: String, id: RunID)] = []
             for (function, id) in runs where try RunLocator(layout: layout).find(id) == nil {
                 let staging = try builder.stage(id: id, function: function.id, event: event, eventID: eventID, now: now)
@@ -195,11 +202,21 @@ struct Intake: Sendable {
                     continue
                 }
             }
-            try builder.publish(staged)
+            try builder.publish(staged, since: ticket)
             created += staged.map(\.id)
         }
-        try Disk.removeFile(path)
+        // A file with other names (a hard link from outside the spool) is not kept: it is not the spool's.
+        try dispose(claim: path, keptBy: info.st_nlink == 1 ? created.first : nil)
         return created
+    }
+
+    /// Keeps a finished claim, hidden, in the first run it started (`.incoming.json`, the file as it
+    /// came in); removes it when it started none, or when that run has moved on already. Keeping it
+    /// spares freeing an inode per event, which slows every later file creation on file systems
+    /// that skip recently freed inodes.
+    private func dispose(claim path: String, keptBy run: RunID?) throws {
+        if let run, (try? Disk.renameNoReplace(path, layout.liveRun(run) + "/" + RunFiles.incoming)) != nil { return }
+        try Disk.removeFile(path)
     }
 
     private func reject(_ claim: String, _ original: String, reason: String, problems: [String] = [], now: Date) throws

@@ -40,7 +40,7 @@ struct Rejection: Sendable {
             try SpoolJSON.encoder.encode(explanation), at: layout.rejected + "/" + name + ".reason.json")
         let target = layout.rejected + "/" + name
         try Disk.renameNoReplace(source, target)
-        try Disk.fsyncDirectory(layout.rejected)
+        try GroupFlush.of(layout.rejected).wait(for: target)
         return target
     }
 }

@@ -11,8 +11,8 @@ struct RunBuilder: Sendable {
     /// The staging path for a run; dot-named, so every reader ignores it.
     func stagingDirectory(for id: RunID) -> String { layout.runs + "/.stage-" + id.rawValue }
 
-    /// Writes event.json, run.json, steps/ and the first log line, each flushed; returns the staging path.
-    /// Runs on a writer thread (blocking I/O).
+    /// Writes event.json, run.json, steps/ and the first log line; returns the staging path.
+    /// Nothing is flushed yet: `publish` flushes before it renames. Runs on a writer thread.
     func stage(
         id: RunID, function: String, event: Event, eventID: String, now: Date, replayOf: RunID? = nil
     ) throws -> String {
@@ -20,20 +20,25 @@ struct RunBuilder: Sendable {
         if Disk.exists(staging) { try Disk.removeTree(staging) }
         try Disk.makeDirectory(staging)
         try Disk.makeDirectory(staging + "/" + RunFiles.steps)
-        try DurableWriter.publishNow(try SpoolJSON.encoder.encode(event), at: staging + "/" + RunFiles.event)
+        try Disk.createFile(staging + "/" + RunFiles.event, contents: try SpoolJSON.encoder.encode(event))
         var record = RunRecord(id: id, function: function, event: event, eventID: eventID, now: now)
         record.replayOf = replayOf?.rawValue
-        try DurableWriter.publishNow(try record.encoded(), at: staging + "/" + RunFiles.record)
+        try Disk.createFile(staging + "/" + RunFiles.record, contents: try record.encoded())
         var line = try SpoolJSON.lineEncoder.encode(RunLogEntry(at: now, kind: .created))
         line.append(UInt8(ascii: "\n"))
-        try DurableWriter.publishNow(line, at: staging + "/" + RunFiles.log)
+        try Disk.createFile(staging + "/" + RunFiles.log, contents: line)
         return staging
     }
 
-    /// Renames staged runs into `runs/` and flushes `runs/` once for all of them.
-    func publish(_ staged: [(staging: String, id: RunID)]) throws {
+    /// A ticket to take before staging: `publish` fails if a flush failed while the runs were staged.
+    func ticket() throws -> GroupFlush.Ticket { try GroupFlush.of(layout.runs).ticket() }
+
+    /// Flushes the staged runs, renames them into `runs/` and flushes again.
+    func publish(_ staged: [(staging: String, id: RunID)], since ticket: GroupFlush.Ticket) throws {
         guard !staged.isEmpty else { return }
+        let flush = try GroupFlush.of(layout.runs)
+        try flush.wait(since: ticket, for: staged[0].staging)
         for (staging, id) in staged { try Disk.renameNoReplace(staging, layout.liveRun(id)) }
-        try Disk.fsyncDirectory(layout.runs)
+        try flush.wait(since: ticket, for: layout.runs)
     }
 }

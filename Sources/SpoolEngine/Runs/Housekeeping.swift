@@ -23,7 +23,10 @@ struct Housekeeping: Sendable {
     }
 
     /// Removes temp files (`.<name>.tmp-*`) older than a minute from the live runs and engine folders.
-    func removeStaleTempFiles(now: Date) throws -> Int {
+    /// Ages are read on the file system's clock, which wrote the modification times, never on the
+    /// scheduling clock: a writer's temp file of a moment ago is never stale.
+    func removeStaleTempFiles() throws -> Int {
+        let now = Date()
         var folders = [layout.tmp, layout.runs, layout.ids, layout.cron, layout.rejected]
         for run in try Disk.listVisible(layout.runs) where Disk.isDirectory(layout.runs + "/" + run) {
             let directory = layout.runs + "/" + run
@@ -49,7 +52,7 @@ struct Housekeeping: Sendable {
         do {
             let pruned = try pruneFinishedRuns(now: now)
             let markers = try DedupeMarkers(layout: layout, window: dedupeWindow).prune(now: now)
-            let temps = try removeStaleTempFiles(now: now)
+            let temps = try removeStaleTempFiles()
             if pruned + markers + temps > 0 {
                 logger.info(
                     "housekeeping removed \(pruned) day folder(s) past retention, \(markers) expired id marker(s), \(temps) stale temp file(s)"

@@ -79,7 +79,10 @@ struct RunExecutor: Sendable {
         record.status = .running
         record.startedAt = record.startedAt ?? UTCTime.iso8601(now)
         record.updatedAt = UTCTime.iso8601(now)
-        try await writer.publish(try record.encoded(), at: directory + "/run.json")
+        // The handler need not wait for this record: each step's publish flushes it too, and
+        // settling waits for it, so no later run.json can be overtaken by it.
+        let started = try record.encoded()
+        async let recordedStart: Void = writer.replace(started, at: directory + "/" + RunFiles.record)
         try? await log.append(
             RunLogEntry(at: now, kind: .started, step: record.currentStep, attempt: record.attempt + 1))
 
@@ -94,6 +97,7 @@ struct RunExecutor: Sendable {
         } catch {
             thrown = error
         }
+        try await recordedStart
         return try await settle(
             function, event: event, record: &record, directory: directory, log: log,
             interruption: step.recordedInterruption, thrown: thrown)
@@ -123,7 +127,7 @@ struct RunExecutor: Sendable {
                     at: now, kind: .stepFailed, step: step, attempt: record.attempt, error: error.message, wakeAt: at))
             let failure = "step \(step) failed (attempt \(record.attempt)): \(error.message)"
             logger.warning("run \(record.id) \(failure); retrying at \(UTCTime.iso8601(at))")
-            try await writer.publish(try record.encoded(), at: directory + "/run.json")
+            try await writer.replace(try record.encoded(), at: directory + "/" + RunFiles.record)
             return .wake(at: at)
         case .sleep(let step, let until):
             record.status = .sleeping
@@ -131,7 +135,7 @@ struct RunExecutor: Sendable {
             record.attempt = 0
             record.wakeAt = UTCTime.iso8601(until)
             record.updatedAt = UTCTime.iso8601(now)
-            try await writer.publish(try record.encoded(), at: directory + "/run.json")
+            try await writer.replace(try record.encoded(), at: directory + "/" + RunFiles.record)
             try? await log.append(RunLogEntry(at: now, kind: .sleeping, step: step, wakeAt: until))
             return .wake(at: until)
         case .cancelled:
@@ -140,7 +144,7 @@ struct RunExecutor: Sendable {
         case .stopping:
             record.status = .queued
             record.updatedAt = UTCTime.iso8601(now)
-            try await writer.publish(try record.encoded(), at: directory + "/run.json")
+            try await writer.replace(try record.encoded(), at: directory + "/" + RunFiles.record)
             try? await log.append(RunLogEntry(at: now, kind: .interrupted))
             return .stopped
         case .fatal(let error):
@@ -152,7 +156,7 @@ struct RunExecutor: Sendable {
             record.attempt = 0
             record.wakeAt = nil
             record.updatedAt = UTCTime.iso8601(now)
-            try await writer.publish(try record.encoded(), at: directory + "/run.json")
+            try await writer.replace(try record.encoded(), at: directory + "/" + RunFiles.record)
             try? await log.append(RunLogEntry(at: now, kind: .failing, step: error.step, error: error.message))
             return try await runFailureHandler(function, event: event, record: &record, directory: directory, log: log)
         }
@@ -193,7 +197,7 @@ struct RunExecutor: Sendable {
             record.currentStep = failedStep
             record.wakeAt = UTCTime.iso8601(at)
             record.updatedAt = UTCTime.iso8601(now)
-            try await writer.publish(try record.encoded(), at: directory + "/run.json")
+            try await writer.replace(try record.encoded(), at: directory + "/" + RunFiles.record)
             try? await log.append(
                 RunLogEntry(
                     at: now, kind: .stepFailed, step: "on-failure/" + failedStep, attempt: record.attempt,
@@ -201,7 +205,7 @@ struct RunExecutor: Sendable {
             return .wake(at: at)
         case .sleep(_, let until):
             record.wakeAt = UTCTime.iso8601(until)
-            try await writer.publish(try record.encoded(), at: directory + "/run.json")
+            try await writer.replace(try record.encoded(), at: directory + "/" + RunFiles.record)
             return .wake(at: until)
         case .stopping:
             return .stopped
@@ -235,12 +239,11 @@ struct RunExecutor: Sendable {
             record.currentStep = nil
             record.attempt = 0
         }
-        try await writer.publish(try record.encoded(), at: directory + "/run.json")
         await removeLeftoverTempFiles(in: directory)
         let kind: RunLogEntry.Kind = status == .completed ? .completed : status == .failed ? .failed : .cancelled
         try? await log.append(
             RunLogEntry(at: now, kind: kind, error: status == .failed ? record.lastError?.message : nil))
-        try await RunMover(layout: layout, writer: writer).moveLiveRun(record.id, to: status, at: now)
+        try await RunMover(layout: layout, writer: writer).finishLiveRun(record, to: status, at: now)
         logger.info("run \(record.id) \(status.rawValue)")
     }
 
@@ -388,6 +391,8 @@ public enum RunFiles {
     public static let log = "log.jsonl"
     public static let steps = "steps"
     public static let onFailureSteps = "on-failure"
+    /// The file that brought the event, as it came into `incoming/`, kept hidden in its first run.
+    public static let incoming = ".incoming.json"
     /// Written by `spool cancel`; the run stops at its next step boundary.
     public static let cancelRequest = "cancel.json"
     /// The pseudo-step under which errors thrown between steps are counted.

@@ -5,24 +5,23 @@ struct RunMover: Sendable {
     let layout: SpoolLayout
     let writer: DurableWriter
 
-    /// `runs/<id>` → `done/<day>/<id>`, `failed/<id>` or `cancelled/<day>/<id>`.
-    func moveLiveRun(_ id: RunID, to status: RunStatus, at date: Date) async throws {
+    /// Publishes the run's final run.json, then moves `runs/<id>` to `done/<day>/<id>`,
+    /// `failed/<id>` or `cancelled/<day>/<id>` (a new day's folder is made on the way); one flush
+    /// makes it all durable.
+    func finishLiveRun(_ record: RunRecord, to status: RunStatus, at date: Date) async throws {
+        let id = record.id
         let target: String
         switch status {
-        case .completed:
-            let day = layout.doneDay(UTCTime.day(date))
-            try await writer.makeDirectory(day)
-            target = day + "/" + id.rawValue
-        case .cancelled:
-            let day = layout.cancelledDay(UTCTime.day(date))
-            try await writer.makeDirectory(day)
-            target = day + "/" + id.rawValue
+        case .completed: target = layout.doneDay(UTCTime.day(date)) + "/" + id.rawValue
+        case .cancelled: target = layout.cancelledDay(UTCTime.day(date)) + "/" + id.rawValue
         case .failed:
             target = layout.failedRun(id)
         default:
             throw SpoolError(.conflict, "a \(status.rawValue) run stays in runs/")
         }
-        try await writer.move(layout.liveRun(id), to: target)
+        let directory = layout.liveRun(id)
+        try await writer.replace(
+            try record.encoded(), at: directory + "/" + RunFiles.record, thenMove: directory, to: target)
     }
 }
 

@@ -29,6 +29,12 @@ actor Scheduler {
         wakeWorkers()
     }
 
+    /// Schedules a run no one knows yet (just created, or found on disk); a known run keeps its date.
+    func scheduleIfUnknown(_ id: RunID, at date: Date) {
+        guard !isKnown(id) else { return }
+        schedule(id, at: date)
+    }
+
     /// Replaces a run's due date (after an execution said when to come back).
     func reschedule(_ id: RunID, at date: Date) {
         guard !stopped else { return }

@@ -24,7 +24,12 @@ struct RunWatcher {
     func waitUntilFinished(_ id: RunID, progress: (RunLocation) -> String?) async throws -> RunDetail {
         var shown = ""
         while true {
+            let staged = admin.isStaged(id)
             guard let location = try admin.location(of: id) else {
+                if staged {
+                    try await Task.sleep(for: .milliseconds(20))
+                    continue
+                }
                 throw SpoolError(.notFound, "run \(id) disappeared from the spool")
             }
             if location.folder != "runs" {
