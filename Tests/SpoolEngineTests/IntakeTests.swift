@@ -144,4 +144,30 @@ import Testing
         #expect(try await harness.intake.recoverClaims().isEmpty)
         #expect(try harness.spool.runDirectories("runs").isEmpty)
     }
+
+    @Test func aRunTornByAPowerCutBeforeItsFlushIsRebuiltFromItsClaim() async throws {
+        let harness = try Harness([Self.noop("a", "x/happened")])
+        let claim = harness.layout.tmp + "/" + ClaimName.make(original: "e.json", at: harness.clock.now())
+        let body = #"{"name":"x/happened","data":{"n":1}}"#
+        try Data(body.utf8).write(to: URL(fileURLWithPath: claim))
+        let ids = try await harness.intake.recoverClaims()
+        let run = harness.layout.liveRun(try #require(ids.first))
+        // The rename into runs/ reached the disk, the files' data did not; the claim is back.
+        for file in [RunFiles.event, RunFiles.record] { try Data().write(to: URL(fileURLWithPath: run + "/" + file)) }
+        try Data(body.utf8).write(to: URL(fileURLWithPath: claim))
+        #expect(try await harness.intake.recoverClaims() == ids)
+        #expect(try harness.spool.record(run).status == .queued)
+        await harness.drain(ids)
+        #expect(try harness.spool.runDirectories("done").count == 1)
+        #expect(try harness.spool.runDirectories("failed").isEmpty)
+    }
+
+    @Test func theClaimIsKeptInItsRunAsItCameIn() async throws {
+        let harness = try Harness([Self.noop("a", "x/happened")])
+        let body = #"{"name":"x/happened","data":{"n":2}}"#
+        let ids = try await harness.send(body)
+        let kept = harness.layout.liveRun(try #require(ids.first)) + "/" + RunFiles.incoming
+        #expect(String(decoding: try Disk.read(kept), as: UTF8.self) == body)
+        #expect(try Disk.list(harness.layout.tmp).isEmpty)
+    }
 }

@@ -25,6 +25,13 @@ public final class GroupFlush: @unchecked Sendable {
     private var flushing = false
     private var failures = 0
     private var lastFailure: Int32 = 0
+    /// `syncfs` calls made so far, and flushes asked for.
+    private var flushes = 0
+    var counts: (flushes: Int, requests: Int) {
+        condition.lock()
+        defer { condition.unlock() }
+        return (flushes, requested)
+    }
     /// Requests the last flush served: above one, writers are busy and worth gathering.
     private var lastBatchSize = 0
 
@@ -82,6 +89,7 @@ public final class GroupFlush: @unchecked Sendable {
             let result = cspool_syncfs(descriptor)
             let code = errno
             condition.lock()
+            flushes += 1
             if result != 0 {
                 failures += 1
                 lastFailure = code

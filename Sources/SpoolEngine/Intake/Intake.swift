@@ -191,7 +191,7 @@ struct Intake: Sendable {
             }
             let ticket = try builder.ticket()
             var staged: [(staging: String, id: RunID)] = []
-            for (function, id) in runs where try RunLocator(layout: layout).find(id) == nil {
+            for (function, id) in runs where try needsStaging(id) {
                 let staging = try builder.stage(id: id, function: function.id, event: event, eventID: eventID, now: now)
                 staged.append((staging, id))
             }
@@ -202,12 +202,23 @@ struct Intake: Sendable {
                     continue
                 }
             }
-            try builder.publish(staged, since: ticket)
+            try builder.publishClaimed(staged, since: ticket)
             created += staged.map(\.id)
         }
         // A file with other names (a hard link from outside the spool) is not kept: it is not the spool's.
         try dispose(claim: path, keptBy: info.st_nlink == 1 ? created.first : nil)
         return created
+    }
+
+    /// Whether a run of this claim must be (re)built: it does not exist yet, or a power cut left it
+    /// in `runs/` with torn files before the flush that follows its rename (the claim still being
+    /// here says that flush never completed, so no step of the run can be on disk either).
+    private func needsStaging(_ id: RunID) throws -> Bool {
+        guard let location = try RunLocator(layout: layout).find(id) else { return true }
+        guard location.folder == "runs", !builder.isIntact(id) else { return false }
+        logger.warning("run \(id) was cut short by a crash before it was on disk; it is built again from its event")
+        try Disk.removeTree(location.directory)
+        return true
     }
 
     /// Keeps a finished claim, hidden, in the first run it started (`.incoming.json`, the file as it

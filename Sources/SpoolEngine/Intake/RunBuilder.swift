@@ -33,6 +33,28 @@ struct RunBuilder: Sendable {
     /// A ticket to take before staging: `publish` fails if a flush failed while the runs were staged.
     func ticket() throws -> GroupFlush.Ticket { try GroupFlush.of(layout.runs).ticket() }
 
+    /// Renames runs staged from a claim into `runs/` at once, so they can start, and flushes after.
+    ///
+    /// No flush comes before the rename: until the claim is gone, a power cut that leaves a run's
+    /// files torn is repaired by rebuilding the run from the claim (`isIntact`). A step cannot
+    /// outrun this: its own flush makes the run's files durable first.
+    func publishClaimed(_ staged: [(staging: String, id: RunID)], since ticket: GroupFlush.Ticket) throws {
+        guard !staged.isEmpty else { return }
+        for (staging, id) in staged { try Disk.renameNoReplace(staging, layout.liveRun(id)) }
+        try GroupFlush.of(layout.runs).wait(since: ticket, for: layout.runs)
+    }
+
+    /// Whether a live run has the files intake writes, readable; false for a run that a power cut
+    /// caught between its rename and the flush after it.
+    func isIntact(_ id: RunID) -> Bool {
+        let directory = layout.liveRun(id)
+        guard Disk.isDirectory(directory + "/" + RunFiles.steps),
+            let record = try? Disk.read(directory + "/" + RunFiles.record),
+            let event = try? Disk.read(directory + "/" + RunFiles.event)
+        else { return false }
+        return (try? RunRecord.decode(record)) != nil && (try? JSONDecoder().decode(Event.self, from: event)) != nil
+    }
+
     /// Flushes the staged runs, renames them into `runs/` and flushes again.
     func publish(_ staged: [(staging: String, id: RunID)], since ticket: GroupFlush.Ticket) throws {
         guard !staged.isEmpty else { return }
