@@ -243,13 +243,13 @@ public enum RecordID {
 /// How stores keep email addresses: trimmed and lower-cased, so equality is the uniqueness rule.
 enum StoredEmail {
     static func normalize(_ email: String) -> String {
-        email.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+        email.trimmingWhitespace().lowercased()
     }
 
     /// Whether a normalized email looks like `local@domain`: one `@`, both sides non-empty, no spaces.
     static func isPlausible(_ email: String) -> Bool {
         let parts = email.split(separator: "@", omittingEmptySubsequences: false)
         return parts.count == 2 && !parts[0].isEmpty && !parts[1].isEmpty && email.utf8.count <= 320
-            && !email.contains(where: { $0.isWhitespace || $0 == "<" || $0 == ">" })
+            && !email.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0 == "<" || $0 == ">" })
     }
 }

@@ -69,18 +69,19 @@ public struct ContactColumns: Sendable, Hashable {
         if fields.count > headerCount {
             return .failure(RowError(row: row, reason: "\(fields.count) fields, but the header has \(headerCount)"))
         }
-        func value(_ field: Field) -> String? {
-            guard let index = columns[field], index < fields.count else { return nil }
-            let text = CSVWriter.unneutralize(fields[fields.startIndex + index])
-                .trimmingCharacters(in: .whitespacesAndNewlines)
-            return text.isEmpty ? nil : text
+        var values: [Field: String] = [:]
+        for (field, index) in columns where index < fields.count {
+            let text = CSVWriter.unneutralize(fields[fields.startIndex + index]).trimmingWhitespace()
+            if !text.isEmpty { values[field] = text }
         }
-        guard let rawEmail = value(.email) else { return .failure(RowError(row: row, reason: "missing email")) }
+        guard let rawEmail = values[.email] else { return .failure(RowError(row: row, reason: "missing email")) }
         let email = ContactEmail.normalize(rawEmail)
         guard ContactEmail.isValid(email) else {
             return .failure(RowError(row: row, reason: "invalid email \"\(rawEmail.prefix(100))\"", email: email))
         }
-        for field in Field.allCases where (value(field)?.count ?? 0) > Self.maxFieldLength {
+        for field in Field.allCases {
+            guard let text = values[field], text.utf8.count > Self.maxFieldLength, text.count > Self.maxFieldLength
+            else { continue }
             return .failure(
                 RowError(
                     row: row, reason: "\(field.rawValue) is longer than \(Self.maxFieldLength) characters", email: email
@@ -90,8 +91,8 @@ public struct ContactColumns: Sendable, Hashable {
             ContactRow(
                 row: row,
                 contact: NewContact(
-                    email: email, firstName: value(.firstName), lastName: value(.lastName), company: value(.company),
-                    phone: value(.phone))))
+                    email: email, firstName: values[.firstName], lastName: values[.lastName],
+                    company: values[.company], phone: values[.phone])))
     }
 
     static func squash(_ name: String) -> String {
