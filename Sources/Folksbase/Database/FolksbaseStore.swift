@@ -248,8 +248,13 @@ enum StoredEmail {
 
     /// Whether a normalized email looks like `local@domain`: one `@`, both sides non-empty, no spaces.
     static func isPlausible(_ email: String) -> Bool {
-        let parts = email.split(separator: "@", omittingEmptySubsequences: false)
-        return parts.count == 2 && !parts[0].isEmpty && !parts[1].isEmpty && email.utf8.count <= 320
+        let bytes = email.utf8
+        let at = UInt8(ascii: "@")
+        guard bytes.count <= 320, let separator = bytes.firstIndex(of: at), separator != bytes.startIndex else {
+            return false
+        }
+        let domain = bytes[bytes.index(after: separator)...]
+        return !domain.isEmpty && !domain.contains(at)
             && !email.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0 == "<" || $0 == ">" })
     }
 }

@@ -9,8 +9,10 @@ public enum ContactEmail {
     /// two or more non-empty dot-separated labels (`a@b` and `a@b..c` are not addresses).
     public static func isValid(_ email: String) -> Bool {
         let email = normalize(email)
-        guard StoredEmail.isPlausible(email), let at = email.firstIndex(of: "@") else { return false }
-        let labels = email[email.index(after: at)...].split(separator: ".", omittingEmptySubsequences: false)
+        let bytes = email.utf8
+        guard StoredEmail.isPlausible(email), let at = bytes.firstIndex(of: UInt8(ascii: "@")) else { return false }
+        let labels = bytes[bytes.index(after: at)...].split(
+            separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
         return labels.count >= 2 && labels.allSatisfy { !$0.isEmpty }
     }
 }
