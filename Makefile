@@ -5,7 +5,7 @@ SPOOL_DIR ?= ./spool
 BIN_DIR = $(shell $(SWIFT) build --show-bin-path)
 APT_PACKAGES = libsqlite3-dev libcurl4-openssl-dev pkg-config
 
-.PHONY: all deps build run demo test soak test-servers measure-import-memory format lint clean
+.PHONY: all deps build run demo test soak test-servers measure-import-memory bench format lint clean
 
 all: build
 
@@ -36,6 +36,14 @@ measure-import-memory: deps
 	$(SWIFT) build -c release --product spool
 	scripts/import-memory.sh $(shell $(SWIFT) build -c release --show-bin-path)/spool $${ROWS:-1000000}
 
+# Spool against its peers (Huey on SQLite and on Redis, the sqlite3 CLI) in interleaved rounds;
+# writes bench/results.md. BENCH_QUICK=1 for a quick try, BENCH_ROUNDS=N for more rounds.
+bench: deps
+	$(SWIFT) build -c release --product spool
+	$(SWIFT) build -c release --product spool-bench
+	bench/setup.sh
+	bench/.venv/bin/python bench/bench.py --bin-dir "$$($(SWIFT) build -c release --show-bin-path)"
+
 # Python servers the tests start on loopback (an SMTP sink, moto's S3).
 test-servers:
 	@python3 -c 'import aiosmtpd, moto.server' 2>/dev/null || \
@@ -43,7 +51,8 @@ test-servers:
 
 # Unit tests first; then each end-to-end suite in a process of its own, so suites that wait on
 # the binary do not starve the cooperative threads (two on this machine) other tests need.
-E2E_SUITES = ServeTests CommandTests ImportExportTests NetworkTests BackupTests CrashSoakTests BadInputTests DiskFaultTests
+E2E_SUITES = ServeTests CommandTests ImportExportTests NetworkTests BackupTests CrashSoakTests BadInputTests DiskFaultTests \
+	PowerLossTests
 
 test: deps test-servers
 	$(SWIFT) build --build-tests
@@ -54,7 +63,7 @@ test: deps test-servers
 	done
 
 # The fault suites with their long profile; writes the tables in docs/faults/.
-SOAK_SUITES = CrashSoakTests DiskFaultTests BadInputTests BackupTests
+SOAK_SUITES = CrashSoakTests DiskFaultTests BadInputTests BackupTests PowerLossTests
 
 soak: deps test-servers
 	$(SWIFT) build --build-tests
@@ -62,6 +71,7 @@ soak: deps test-servers
 		echo "== $$suite"; \
 		SPOOL_BIN=$(BIN_DIR)/spool SPOOL_WRITE_FAULT_TABLE=1 SPOOL_SOAK_KILLS=40 SPOOL_SOAK_EVENTS=1000 \
 			SPOOL_SOAK_WORKERS_EVENTS=3000 SPOOL_SWEEP_POINTS=60 \
+			SPOOL_POWERLOSS_POINTS=all SPOOL_POWERLOSS_SENDS=5 SPOOL_POWERLOSS_DRAWS=3 \
 			$(SWIFT) test --skip-build --filter "SpoolEndToEndTests.$$suite" || exit 1; \
 	done
 

@@ -63,14 +63,16 @@ public final class DurableWriter: Sendable {
     }
 
     /// `replace`, then renames `source` to `target` (never replacing it; the target's folder is
-    /// created if missing), with one flush after both: a crash leaves the new version and the move
-    /// undone, never the move without it.
+    /// created if missing). Each step is flushed before the next, since a file system may save
+    /// name changes out of order: the move never reaches the disk before the new version does.
     public func replace(_ data: Data, at path: String, thenMove source: String, to target: String) async throws {
         try await onWriterThread {
-            try Self.replaceNow(data, at: path) {
-                try Disk.makeDirectory(Disk.parent(of: target))
-                try Disk.renameNoReplace(source, target)
-            }
+            let flush = try GroupFlush.of(Disk.parent(of: path))
+            let ticket = flush.ticket()
+            try Disk.makeDirectory(Disk.parent(of: target))
+            try Self.replaceNow(data, at: path)
+            try Disk.renameNoReplace(source, target)
+            try flush.wait(since: ticket, for: target)
         }
     }
 
@@ -136,7 +138,7 @@ public final class DurableWriter: Sendable {
         Disk.parent(of: path) + "/." + Disk.name(of: path) + ".spare"
     }
 
-    static func replaceNow(_ data: Data, at path: String, beforeFinalFlush: () throws -> Void = {}) throws {
+    static func replaceNow(_ data: Data, at path: String) throws {
         let flush = try GroupFlush.of(Disk.parent(of: path))
         let ticket = flush.ticket()
         let spare = spare(of: path)
@@ -151,7 +153,6 @@ public final class DurableWriter: Sendable {
         close(fd)
         try flush.wait(since: ticket, for: spare)
         try Disk.exchange(spare, path)
-        try beforeFinalFlush()
         try flush.wait(since: ticket, for: path)
     }
 

@@ -202,7 +202,7 @@ struct Intake: Sendable {
                     continue
                 }
             }
-            try builder.publishClaimed(staged, since: ticket)
+            try builder.publish(staged, since: ticket)
             created += staged.map(\.id)
         }
         // A file with other names (a hard link from outside the spool) is not kept: it is not the spool's.
@@ -210,13 +210,12 @@ struct Intake: Sendable {
         return created
     }
 
-    /// Whether a run of this claim must be (re)built: it does not exist yet, or a power cut left it
-    /// in `runs/` with torn files before the flush that follows its rename (the claim still being
-    /// here says that flush never completed, so no step of the run can be on disk either).
+    /// Whether a run of this claim must be (re)built: it does not exist yet, or it is in `runs/`
+    /// with torn files while its claim is still here (the claim goes only once the run is on disk).
     private func needsStaging(_ id: RunID) throws -> Bool {
         guard let location = try RunLocator(layout: layout).find(id) else { return true }
         guard location.folder == "runs", !builder.isIntact(id) else { return false }
-        logger.warning("run \(id) was cut short by a crash before it was on disk; it is built again from its event")
+        logger.warning("run \(id) is torn and its claim is still in tmp/; it is built again from its event")
         try Disk.removeTree(location.directory)
         return true
     }

@@ -33,19 +33,8 @@ struct RunBuilder: Sendable {
     /// A ticket to take before staging: `publish` fails if a flush failed while the runs were staged.
     func ticket() throws -> GroupFlush.Ticket { try GroupFlush.of(layout.runs).ticket() }
 
-    /// Renames runs staged from a claim into `runs/` at once, so they can start, and flushes after.
-    ///
-    /// No flush comes before the rename: until the claim is gone, a power cut that leaves a run's
-    /// files torn is repaired by rebuilding the run from the claim (`isIntact`). A step cannot
-    /// outrun this: its own flush makes the run's files durable first.
-    func publishClaimed(_ staged: [(staging: String, id: RunID)], since ticket: GroupFlush.Ticket) throws {
-        guard !staged.isEmpty else { return }
-        for (staging, id) in staged { try Disk.renameNoReplace(staging, layout.liveRun(id)) }
-        try GroupFlush.of(layout.runs).wait(since: ticket, for: layout.runs)
-    }
-
-    /// Whether a live run has the files intake writes, readable; false for a run that a power cut
-    /// caught between its rename and the flush after it.
+    /// Whether a live run has the files intake writes, readable: a run found torn while its claim
+    /// is still in `tmp/` is rebuilt from the claim rather than set aside.
     func isIntact(_ id: RunID) -> Bool {
         let directory = layout.liveRun(id)
         guard Disk.isDirectory(directory + "/" + RunFiles.steps),
