@@ -295,7 +295,7 @@ def main():
             sys.exit(f"bench: {binary} is missing; build it with swift build -c release --product {os.path.basename(binary)}")
 
     started = time.monotonic()
-    bench = Bench(config, spool, spool_bench, os.path.join(RUN_DIR, "disk_limit"))
+    bench = Bench(config, spool, spool_bench, os.path.join(WORK_DIR, "disk_limit"))
     fresh_directory(RUN_DIR)
     try:
         history = bench.history.ensure(spool_bench, config.history_runs)
