@@ -99,16 +99,19 @@ public enum Disk {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else { throw SpoolError.system("create", path: path) }
         defer { close(fd) }
-        try data.withUnsafeBytes { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let written = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    throw SpoolError.system("write", path: path)
-                }
-                offset += written
+        try data.withUnsafeBytes { try writeAll(fd, $0, path: path) }
+    }
+
+    /// Writes the whole buffer, however many calls it takes.
+    public static func writeAll(_ fd: Int32, _ buffer: UnsafeRawBufferPointer, path: String) throws {
+        var offset = 0
+        while offset < buffer.count {
+            let written = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw SpoolError.system("write", path: path)
             }
+            offset += written
         }
     }
 

@@ -45,7 +45,7 @@ public final class DurableWriter: Sendable {
                         }
                         if count == 0 { break }
                         try buffer.withUnsafeBytes {
-                            try Self.writeAll(fd, UnsafeRawBufferPointer(rebasing: $0[..<count]), path: temp)
+                            try Disk.writeAll(fd, UnsafeRawBufferPointer(rebasing: $0[..<count]), path: temp)
                         }
                     }
                 }
@@ -107,7 +107,7 @@ public final class DurableWriter: Sendable {
             defer { close(fd) }
             var line = line
             if line.last != UInt8(ascii: "\n") { line.append(UInt8(ascii: "\n")) }
-            try line.withUnsafeBytes { try Self.writeAll(fd, $0, path: path) }
+            try line.withUnsafeBytes { try Disk.writeAll(fd, $0, path: path) }
         }
     }
 
@@ -129,7 +129,7 @@ public final class DurableWriter: Sendable {
     /// The synchronous publish, for code already on a writer thread.
     public static func publishNow(_ data: Data, at path: String) throws {
         try publishNow(at: path) { fd, temp in
-            try data.withUnsafeBytes { try writeAll(fd, $0, path: temp) }
+            try data.withUnsafeBytes { try Disk.writeAll(fd, $0, path: temp) }
         }
     }
 
@@ -145,7 +145,7 @@ public final class DurableWriter: Sendable {
         let fd = open(spare, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else { throw SpoolError.system("open", path: spare) }
         do {
-            try data.withUnsafeBytes { try writeAll(fd, $0, path: spare) }
+            try data.withUnsafeBytes { try Disk.writeAll(fd, $0, path: spare) }
         } catch {
             close(fd)
             throw error
@@ -180,18 +180,6 @@ public final class DurableWriter: Sendable {
             throw error
         }
         try flush.wait(since: ticket, for: path)
-    }
-
-    private static func writeAll(_ fd: Int32, _ buffer: UnsafeRawBufferPointer, path: String) throws {
-        var offset = 0
-        while offset < buffer.count {
-            let n = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw SpoolError.system("write", path: path)
-            }
-            offset += n
-        }
     }
 
     private func onWriterThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
