@@ -29,7 +29,7 @@ import Testing
 
     @Test func writeENOSPCFailsStepsThatRetryUntilEveryRunCompletes() async throws {
         try await injectedErrorCase(
-            number: 2, fault: "write returns ENOSPC", syscall: "write", injection: "write:error=ENOSPC:when=3..100+4",
+            number: 2, fault: "write returns ENOSPC", syscall: "write", injection: "write:error=ENOSPC:when=5..120+8",
             error: "No space left on device")
     }
 
