@@ -181,7 +181,7 @@ public final class Step: @unchecked Sendable {
     }
 
     /// A step whose result could not be published failed (write rule 4): a rename that went through
-    /// before the directory's fsync failed is undone, so the step's file and its log agree.
+    /// before the flush after it failed is undone, so the step's file and its log agree.
     private func failedPublish(_ id: String, attempt: Int, retries: Int, error: Error) -> StepInterruption {
         try? Disk.removeFile(path(of: id))
         return fail(id, attempt: attempt, retries: retries, error: error)
