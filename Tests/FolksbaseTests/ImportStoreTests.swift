@@ -26,7 +26,7 @@ import Testing
                 ], invalid: [])
             #expect(result == ChunkResult(inserted: 2, updated: 1, skipped: 0, errors: []))
 
-            let contacts = try await store.contactsPage(workspaceID: workspace.id, afterEmail: nil, limit: 10)
+            let contacts = try await storedContacts(store, workspaceID: workspace.id)
             #expect(contacts.map(\.email) == ["new1@example.com", "new2@example.com", "old@example.com"])
             let updated = try #require(contacts.last)
             // Same contact, renamed; a blank field in the file keeps the stored value.
@@ -98,7 +98,7 @@ import Testing
                         errors: [RowError(row: 4, reason: "duplicate of row 2", email: "b@example.com")]))
 
             // The first row of a duplicate wins.
-            let contacts = try await store.contactsPage(workspaceID: workspace.id, afterEmail: nil, limit: 10)
+            let contacts = try await storedContacts(store, workspaceID: workspace.id)
             #expect(contacts.map(\.email) == ["a@example.com", "b@example.com", "c@example.com"])
             #expect(contacts[0].firstName == "First")
         }
@@ -155,7 +155,7 @@ import Testing
             let second = try await store.applyImportChunk(
                 importID: later.id, workspaceID: workspace.id, chunk: 1, rows: renamed, invalid: [])
             #expect(second == ChunkResult(inserted: 0, updated: 2, skipped: 0, errors: []))
-            let contacts = try await store.contactsPage(workspaceID: workspace.id, afterEmail: nil, limit: 10)
+            let contacts = try await storedContacts(store, workspaceID: workspace.id)
             #expect(contacts.map(\.firstName) == ["Alice", "B"])
         }
     }
@@ -218,8 +218,8 @@ import Testing
                 importID: secondImport.id, workspaceID: second.id, chunk: 1, rows: rows, invalid: [])
             #expect(a.inserted == 1)
             #expect(b.inserted == 1)
-            let inFirst = try await store.contactsPage(workspaceID: first.id, afterEmail: nil, limit: 10)
-            let inSecond = try await store.contactsPage(workspaceID: second.id, afterEmail: nil, limit: 10)
+            let inFirst = try await storedContacts(store, workspaceID: first.id)
+            let inSecond = try await storedContacts(store, workspaceID: second.id)
             #expect(inFirst.count == 1)
             #expect(inSecond.count == 1)
             #expect(inFirst.first?.id != inSecond.first?.id)
@@ -429,8 +429,10 @@ import Testing
             }
 
             let store = try SQLiteFolksbaseStore(path: path, clock: ManualClock())
-            #expect(try await userVersion(store) == 2)
-            #expect(Schema.version == 2)
+            #expect(try await userVersion(store) == 3)
+            #expect(Schema.version == 3)
+            let page = try await store.contactFieldsPage(workspaceID: "ws_1", after: nil, limit: 10)
+            #expect(page.count == 1 && page.cursor == ContactCursor(createdAt: time, id: "ct_1"))
             let old = try #require(try await store.importRecord(id: "imp_old"))
             #expect(old.status == .completed)
             #expect(old.totalRows == 1)
@@ -447,16 +449,16 @@ import Testing
 
             let before = try await dumpContacts(store)
             let reopened = try SQLiteFolksbaseStore(path: path)
-            #expect(try await userVersion(reopened) == 2)
+            #expect(try await userVersion(reopened) == 3)
             #expect(try await dumpContacts(reopened) == before)
             #expect(try await reopened.importRecord(id: job.id) == job)
         }
     }
 
-    @Test func aFreshFileIsAtVersionTwo() async throws {
+    @Test func aFreshFileIsAtTheLatestVersion() async throws {
         try await withTemporaryDirectory { directory in
             let store = try makeStore(in: directory)
-            #expect(try await userVersion(store) == 2)
+            #expect(try await userVersion(store) == 3)
             let columns = try await store.connection.read { db in
                 try db.fetchAll("SELECT name FROM pragma_table_info('contacts') ORDER BY cid") { $0.string(at: 0) }
             }

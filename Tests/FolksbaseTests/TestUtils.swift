@@ -58,3 +58,22 @@ func runPython(_ script: String, _ arguments: [String]) throws -> Data {
     guard process.terminationStatus == 0 else { throw SpoolError(.io, "python exited \(process.terminationStatus)") }
     return data
 }
+
+/// Every contact of a workspace, in email order, as the store keeps it.
+func storedContacts(_ store: SQLiteFolksbaseStore, workspaceID: String) async throws -> [Contact] {
+    try await store.connection.read { db in
+        try db.fetchAll(
+            """
+            SELECT id, workspace_id, email, first_name, last_name, company, phone, created_at, updated_at
+            FROM contacts WHERE workspace_id = ? ORDER BY email
+            """, workspaceID
+        ) { row in
+            Contact(
+                id: row.string(at: 0), workspaceId: row.string(at: 1), email: row.string(at: 2),
+                firstName: row.optionalString(at: 3), lastName: row.optionalString(at: 4),
+                company: row.optionalString(at: 5), phone: row.optionalString(at: 6),
+                createdAt: SQLiteFolksbaseStore.date(milliseconds: row.int64(at: 7)),
+                updatedAt: SQLiteFolksbaseStore.date(milliseconds: row.int64(at: 8)))
+        }
+    }
+}

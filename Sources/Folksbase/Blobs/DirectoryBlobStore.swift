@@ -8,7 +8,10 @@ public struct DirectoryBlobStore: BlobStore {
     let writer: DurableWriter
 
     public init(root: String, writer: DurableWriter) {
-        self.root = root.hasPrefix("/") ? root : FileManager.default.currentDirectoryPath + "/" + root
+        // A file URL of an existing directory ends in "/"; blob paths add their own separators.
+        var root = root.hasPrefix("/") ? root : FileManager.default.currentDirectoryPath + "/" + root
+        while root.count > 1 && root.hasSuffix("/") { root.removeLast() }
+        self.root = root
         self.writer = writer
     }
 

@@ -108,46 +108,56 @@ public final class CSVWriter {
 
     private static let apostrophe = UInt8(ascii: "'")
 
-    private static func startsWithFormula(_ bytes: Substring.UTF8View) -> Bool {
-        switch bytes.first {
+    private static func startsWithFormula(_ bytes: some Sequence<UInt8>) -> Bool {
+        var bytes = bytes.makeIterator()
+        return switch bytes.next() {
         case UInt8(ascii: "="), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "@"), 0x09, 0x0D: true
         default: false
         }
     }
 
-    private static func appendLine(_ fields: [String], neutralizingFormulas: Bool, to bytes: inout [UInt8]) {
+    /// Appends one CSV line of `fields`, LF included.
+    public static func appendLine(_ fields: [String], neutralizingFormulas: Bool = false, to bytes: inout [UInt8]) {
         for (index, field) in fields.enumerated() {
             if index > 0 { bytes.append(UInt8(ascii: ",")) }
-            if neutralizingFormulas {
-                let neutral = neutralize(field)
-                if neutral.utf8.count != field.utf8.count {
-                    appendQuoted(neutral, to: &bytes)
-                    continue
-                }
-            }
-            if needsQuotes(field) || (fields.count == 1 && field.isEmpty) {
-                appendQuoted(field, to: &bytes)
-            } else {
-                bytes.append(contentsOf: field.utf8)
+            var utf8 = field
+            utf8.withUTF8 { field in
+                appendField(
+                    field, isWholeLine: fields.count == 1, neutralizingFormulas: neutralizingFormulas, to: &bytes)
             }
         }
         bytes.append(UInt8(ascii: "\n"))
     }
 
-    private static func needsQuotes(_ field: String) -> Bool {
-        let utf8 = field.utf8
-        guard let first = utf8.first, let last = utf8.last else { return false }
-        if first == 0x20 || first == 0x09 || last == 0x20 || last == 0x09 || field.hasPrefix("\u{FEFF}") { return true }
-        return utf8.contains { $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "\"") || $0 == 0x0A || $0 == 0x0D }
-    }
-
-    private static func appendQuoted(_ field: String, to bytes: inout [UInt8]) {
-        bytes.append(UInt8(ascii: "\""))
-        for byte in field.utf8 {
-            if byte == UInt8(ascii: "\"") { bytes.append(byte) }
+    /// Appends one field (UTF-8 bytes), quoted when it must be; the caller writes the `,` and the line end.
+    public static func appendField(
+        _ field: UnsafeBufferPointer<UInt8>, isWholeLine: Bool = false, neutralizingFormulas: Bool,
+        to bytes: inout [UInt8]
+    ) {
+        let neutralized = neutralizingFormulas && startsWithFormula(field.drop { $0 == apostrophe })
+        guard neutralized || needsQuotes(field) || (isWholeLine && field.isEmpty) else {
+            bytes.append(contentsOf: field)
+            return
+        }
+        bytes.append(quote)
+        if neutralized { bytes.append(apostrophe) }
+        for byte in field {
+            if byte == quote { bytes.append(quote) }
             bytes.append(byte)
         }
-        bytes.append(UInt8(ascii: "\""))
+        bytes.append(quote)
+    }
+
+    private static let quote = UInt8(ascii: "\"")
+
+    private static func needsQuotes(_ field: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let first = field.first, let last = field.last else { return false }
+        if first == 0x20 || first == 0x09 || last == 0x20 || last == 0x09 { return true }
+        if field.count >= 3 && first == 0xEF && field[1] == 0xBB && field[2] == 0xBF { return true }  // U+FEFF
+        for byte in field where byte == UInt8(ascii: ",") || byte == quote || byte == 0x0A || byte == 0x0D {
+            return true
+        }
+        return false
     }
 
     private static func systemError(_ call: String, _ path: String) -> SpoolError {

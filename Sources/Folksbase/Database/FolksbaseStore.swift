@@ -69,8 +69,10 @@ public protocol FolksbaseStore: Sendable {
     /// Marks an export failed with `error`; a completed export stays completed and is returned unchanged.
     func failExport(id: String, error: String) async throws -> ExportRecord
 
-    /// Contacts of a workspace in email order after `afterEmail` (keyset pagination), at most `limit`.
-    func contactsPage(workspaceID: String, afterEmail: String?, limit: Int) async throws -> [Contact]
+    /// The exported fields of at most `limit` contacts of a workspace, oldest first, after `cursor`
+    /// (keyset pagination: contacts added meanwhile come in later pages, none is skipped or repeated).
+    func contactFieldsPage(workspaceID: String, after cursor: ContactCursor?, limit: Int) async throws
+        -> ContactFieldsPage
     func contactCount(workspaceID: String) async throws -> Int
 }
 

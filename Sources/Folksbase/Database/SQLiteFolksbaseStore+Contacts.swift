@@ -2,13 +2,22 @@ import Foundation
 
 /// Reading a workspace's contacts in pages, for exports.
 extension SQLiteFolksbaseStore {
-    public func contactsPage(workspaceID: String, afterEmail: String?, limit: Int) async throws -> [Contact] {
+    public func contactFieldsPage(workspaceID: String, after cursor: ContactCursor?, limit: Int) async throws
+        -> ContactFieldsPage
+    {
         guard limit >= 0 else { throw FolksbaseError(.invalidInput, "a page limit cannot be negative (got \(limit))") }
         return try await connection.read { db in
-            // Stored emails are never empty, so "" starts before the first.
-            let page = try db.fetchAll(
-                Self.contactsPageSQL, workspaceID, afterEmail ?? "", limit, row: Self.contact(row:))
-            if page.isEmpty { try Self.requireWorkspace(workspaceID, db) }
+            var page = ContactFieldsPage(capacity: limit)
+            let statement = try db.statement(Self.contactFieldsPageSQL)
+            defer { statement.reset() }
+            // Ids are never empty, so "" starts before the first contact created at the cursor's time.
+            try statement.bind([workspaceID, cursor?.createdAt ?? Int64.min, cursor?.id ?? "", Int64(limit)])
+            while try statement.step() {
+                page.append(cursor: ContactCursor(createdAt: statement.int64(at: 5), id: statement.string(at: 6))) {
+                    index, bytes in statement.appendText(at: index, to: &bytes)
+                }
+            }
+            if page.count == 0 { try Self.requireWorkspace(workspaceID, db) }
             return page
         }
     }
@@ -23,22 +32,11 @@ extension SQLiteFolksbaseStore {
         }
     }
 
-    /// The UNIQUE (workspace_id, email) index serves both the range and the order: no sort, no scan.
-    static let contactsPageSQL = """
-        SELECT \(contactColumns) FROM contacts
-        WHERE workspace_id = ? AND email > ?
-        ORDER BY email LIMIT ?
+    /// The (workspace_id, created_at, id) index serves both the range and the order: no sort, no scan;
+    /// and contacts created together sit together in the table, so the rows are read nearly in order.
+    static let contactFieldsPageSQL = """
+        SELECT email, first_name, last_name, company, phone, created_at, id FROM contacts
+        WHERE workspace_id = ?1 AND (created_at, id) > (?2, ?3)
+        ORDER BY created_at, id LIMIT ?4
         """
-
-    // MARK: Rows
-
-    static let contactColumns = "id, workspace_id, email, first_name, last_name, company, phone, created_at, updated_at"
-
-    static func contact(row: SQLiteStatement) -> Contact {
-        Contact(
-            id: row.string(at: 0), workspaceId: row.string(at: 1), email: row.string(at: 2),
-            firstName: row.optionalString(at: 3), lastName: row.optionalString(at: 4),
-            company: row.optionalString(at: 5), phone: row.optionalString(at: 6),
-            createdAt: date(milliseconds: row.int64(at: 7)), updatedAt: date(milliseconds: row.int64(at: 8)))
-    }
 }

@@ -125,6 +125,12 @@ public final class SQLiteStatement {
         return String(decoding: UnsafeBufferPointer(start: text, count: count), as: UTF8.self)
     }
 
+    /// Appends the column's text as UTF-8 bytes; NULL appends nothing.
+    public func appendText(at column: Int32, to bytes: inout [UInt8]) {
+        guard let text = sqlite3_column_text(handle, column) else { return }
+        bytes.append(contentsOf: UnsafeBufferPointer(start: text, count: Int(sqlite3_column_bytes(handle, column))))
+    }
+
     /// The column as bytes; NULL reads as empty.
     public func data(at column: Int32) -> Data {
         guard let bytes = sqlite3_column_blob(handle, column) else { return Data() }

@@ -26,11 +26,11 @@ public enum ProcessExport {
                 var parts: [ContactExporter.Part] = []
                 repeat {
                     let number = parts.count + 1
-                    let after = parts.last?.lastEmail
+                    let after = parts.last?.cursor
                     parts.append(
                         try await context.step.run("write-part-\(number)") { _ in
                             try await services.exporter.writePart(
-                                number, workspaceID: record.workspaceId, afterEmail: after, folder: folder)
+                                number, workspaceID: record.workspaceId, after: after, folder: folder)
                         })
                 } while parts.last!.rows == services.exporter.rowsPerPart
                 let written = parts

@@ -7,7 +7,7 @@ public struct ContactExporter: Sendable {
     public struct Part: Codable, Sendable, Hashable {
         public var file: String
         public var rows: Int
-        public var lastEmail: String?
+        public var cursor: ContactCursor?
     }
 
     public static let header = ["Email", "First Name", "Last Name", "Company Name", "Phone"]
@@ -22,24 +22,26 @@ public struct ContactExporter: Sendable {
         self.writer = writer
     }
 
-    /// Writes part `number` (1-based; the first carries the header) from the contacts after `afterEmail`.
-    public func writePart(_ number: Int, workspaceID: String, afterEmail: String?, folder: String) async throws -> Part
+    /// Writes part `number` (1-based; the first carries the header) from the contacts after `cursor`.
+    public func writePart(_ number: Int, workspaceID: String, after cursor: ContactCursor?, folder: String)
+        async throws -> Part
     {
-        let contacts = try await store.contactsPage(
-            workspaceID: workspaceID, afterEmail: afterEmail, limit: rowsPerPart)
-        var text = number == 1 ? CSVWriter.line(Self.header) : ""
-        for contact in contacts {
-            text += CSVWriter.line(
-                [
-                    contact.email, contact.firstName ?? "", contact.lastName ?? "", contact.company ?? "",
-                    contact.phone ?? "",
-                ],
-                neutralizingFormulas: true)
+        let page = try await store.contactFieldsPage(workspaceID: workspaceID, after: cursor, limit: rowsPerPart)
+        var csv: [UInt8] = []
+        // Room for the fields, their commas and line ends, and some quoting.
+        csv.reserveCapacity(page.byteCount + page.count * (ContactFieldsPage.fieldCount + 8) + 64)
+        if number == 1 { CSVWriter.appendLine(Self.header, to: &csv) }
+        for row in 0..<page.count {
+            page.forEachField(ofRow: row) { index, field in
+                if index > 0 { csv.append(UInt8(ascii: ",")) }
+                CSVWriter.appendField(field, neutralizingFormulas: true, to: &csv)
+            }
+            csv.append(UInt8(ascii: "\n"))
         }
         let file = String(format: "%06d.csv", number)
         try await writer.makeDirectory(folder)
-        try await writer.publish(Data(text.utf8), at: folder + "/" + file)
-        return Part(file: file, rows: contacts.count, lastEmail: contacts.last?.email ?? afterEmail)
+        try await writer.publish(Data(csv), at: folder + "/" + file)
+        return Part(file: file, rows: page.count, cursor: page.cursor ?? cursor)
     }
 
     /// Uploads the parts, in order, as one CSV object; returns its URL.

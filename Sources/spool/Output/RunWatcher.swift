@@ -5,6 +5,13 @@ import SpoolEngine
 struct RunWatcher {
     let admin: SpoolAdmin
     let interactive = isatty(STDERR_FILENO) == 1
+    /// Wakes the waits below when the spool changes; they also look again after a timeout.
+    private let changes: SpoolChanges
+
+    init(admin: SpoolAdmin) throws {
+        self.admin = admin
+        self.changes = try SpoolChanges(layout: admin.layout)
+    }
 
     /// The run the event started; tells the user if no server seems to be taking events.
     func run(forEvent eventID: String) async throws -> RunID {
@@ -16,7 +23,8 @@ struct RunWatcher {
                 warn("waiting for a server to take the event; is `spool serve --spool \(admin.layout.root)` running?")
                 warned = true
             }
-            try await Task.sleep(for: .milliseconds(100))
+            await changes.next(timeout: .milliseconds(250))
+            try Task.checkCancellation()
         }
     }
 
@@ -27,7 +35,7 @@ struct RunWatcher {
             let staged = admin.isStaged(id)
             guard let location = try admin.location(of: id) else {
                 if staged {
-                    try await Task.sleep(for: .milliseconds(20))
+                    await changes.next(timeout: .milliseconds(250))
                     continue
                 }
                 throw SpoolError(.notFound, "run \(id) disappeared from the spool")
@@ -40,7 +48,9 @@ struct RunWatcher {
                 FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))
                 shown = line
             }
-            try await Task.sleep(for: .milliseconds(200))
+            // The terminal's progress line is redrawn at least every 200 ms; otherwise only a change wakes us.
+            await changes.next(timeout: interactive ? .milliseconds(200) : .seconds(1))
+            try Task.checkCancellation()
         }
     }
 

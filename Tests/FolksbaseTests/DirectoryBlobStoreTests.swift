@@ -1,0 +1,23 @@
+import Foundation
+import SpoolEngine
+import Testing
+
+@testable import Folksbase
+
+@Suite struct DirectoryBlobStoreTests {
+    @Test func aRootGivenAsADirectoryURLMakesNoDoubleSlash() async throws {
+        try await withTemporaryDirectory { directory in
+            try Disk.makeDirectory(directory + "/blobs")
+            try Data("a,b\n".utf8).write(to: URL(fileURLWithPath: directory + "/part.csv"))
+            // A file URL of an existing directory ends in "/".
+            let root = URL(fileURLWithPath: directory + "/blobs").path(percentEncoded: false)
+            #expect(root.hasSuffix("/"))
+            let store = DirectoryBlobStore(root: root, writer: DurableWriter())
+            let url = try await store.put(
+                concatenating: [directory + "/part.csv"], key: BlobKey(sanitizing: ["exports", "e.csv"]))
+            #expect(url == URL(fileURLWithPath: directory + "/blobs/exports/e.csv").absoluteString)
+            #expect(!url.contains("blobs//"))
+            #expect(try Disk.read(directory + "/blobs/exports/e.csv") == Data("a,b\n".utf8))
+        }
+    }
+}
