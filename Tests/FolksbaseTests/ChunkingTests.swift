@@ -92,4 +92,37 @@ import Testing
         #expect(reason(["a@b.co", "x", "", "extra"]) == "4 fields, but the header has 3")
         #expect(reason(["a@b.co", String(repeating: "x", count: 1001), ""])?.contains("longer than") == true)
     }
+
+    @Test func whiteSpaceIsUnicodesOnBothPathsOfTheTrim() throws {
+        let columns = try ContactColumns(header: ["Email", "First Name", "Company"])
+        func contact(_ fields: [String]) throws -> NewContact {
+            try columns.contact(from: fields[...], row: 2).get().contact
+        }
+        // Unicode white space at either end (no-break space, ideographic space, NEL) is trimmed; other
+        // non-ASCII letters and ASCII control characters that are not white space stay.
+        #expect(
+            try contact(["\u{00A0}a@b.co\u{3000}", "\u{0085}Zoë", "\u{1}Acme\t"])
+                == NewContact(email: "a@b.co", firstName: "Zoë", company: "\u{1}Acme"))
+        #expect(
+            try contact(["a@b.co", "Ünal", "Ørsted A/S"])
+                == NewContact(email: "a@b.co", firstName: "Ünal", company: "Ørsted A/S"))
+        #expect(try contact(["a@b.co", "\u{2003}", " \u{00A0}"]) == NewContact(email: "a@b.co"))
+        for spaced in ["a b@c.co", "a\u{00A0}b@c.co", "a@c\u{2028}d.co", "<a@c.co>"] {
+            #expect(throws: RowError.self, "\(spaced)") { try contact([spaced, "", ""]) }
+        }
+    }
+
+    @Test func recordIDsSortByCreationTime() {
+        let start = Date(timeIntervalSince1970: 1_795_939_200)
+        let ids = (0..<50).map { RecordID.make(RecordID.contact, at: start.addingTimeInterval(Double($0) * 0.002)) }
+        #expect(ids == ids.sorted())
+        #expect(Set(ids).count == ids.count)
+        #expect(ids.allSatisfy { $0.hasPrefix("ct_") && $0.utf8.count == 3 + 19 })
+        // Ids made in the same millisecond differ in their random part.
+        let same = (0..<1000).map { _ in RecordID.make(RecordID.user, at: start) }
+        #expect(Set(same).count == same.count)
+        #expect(Set(same.map { $0.prefix(4 + 9) }).count == 1)
+        let later = RecordID.make(RecordID.user, at: start.addingTimeInterval(86_400 * 365 * 100))
+        #expect(same.allSatisfy { $0 < later })
+    }
 }

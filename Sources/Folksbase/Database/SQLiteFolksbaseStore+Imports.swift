@@ -168,10 +168,11 @@ extension SQLiteFolksbaseStore {
         // rowid may repeat (the previous insert was into another table, or its row is gone), so an
         // unmoved rowid is confirmed by looking up the id just bound.
         var lastRowID = db.lastInsertRowID
+        var random = BufferedSystemRandomNumberGenerator()
         for row in rows {
             let contact = row.contact
             assert(contact.email == StoredEmail.normalize(contact.email), "the caller normalizes emails")
-            let id = RecordID.make(RecordID.contact)
+            let id = RecordID.make(RecordID.contact, using: &random)
             try statement.bind(id, at: 1)
             try statement.bind(contact.email, at: 3)
             try bind(contact.firstName, at: 4, statement)

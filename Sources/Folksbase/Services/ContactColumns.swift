@@ -31,6 +31,8 @@ public struct ContactColumns: Sendable, Hashable {
     /// Column index of each field.
     public let columns: [Field: Int]
     public let headerCount: Int
+    /// `columns` in `Field.allCases` order, nil where absent: read for every row without hashing.
+    private let columnOfField: [Int?]
 
     /// Columns from the import's mapping (CSV header → field), or from the header's names.
     public init(header: [String], mapping: [String: String]? = nil) throws {
@@ -62,6 +64,7 @@ public struct ContactColumns: Sendable, Hashable {
         }
         self.columns = columns
         self.headerCount = header.count
+        self.columnOfField = Field.allCases.map { columns[$0] }
     }
 
     /// The contact in a well-formed data record's fields, or why the record cannot be imported.
@@ -69,34 +72,45 @@ public struct ContactColumns: Sendable, Hashable {
         if fields.count > headerCount {
             return .failure(RowError(row: row, reason: "\(fields.count) fields, but the header has \(headerCount)"))
         }
-        var values: [Field: String] = [:]
-        for (field, index) in columns where index < fields.count {
+        func value(_ field: Field) -> String? {
+            guard let index = columnOfField[field.position], index < fields.count else { return nil }
             let text = CSVWriter.unneutralize(fields[fields.startIndex + index]).trimmingWhitespace()
-            if !text.isEmpty { values[field] = text }
+            return text.isEmpty ? nil : text
         }
-        guard let rawEmail = values[.email] else { return .failure(RowError(row: row, reason: "missing email")) }
+        guard let rawEmail = value(.email) else { return .failure(RowError(row: row, reason: "missing email")) }
         let email = ContactEmail.normalize(rawEmail)
-        guard ContactEmail.isValid(email) else {
+        guard ContactEmail.isValid(normalized: email) else {
             return .failure(RowError(row: row, reason: "invalid email \"\(rawEmail.prefix(100))\"", email: email))
         }
-        for field in Field.allCases {
-            guard let text = values[field], text.utf8.count > Self.maxFieldLength, text.count > Self.maxFieldLength
-            else { continue }
+        let contact = NewContact(
+            email: email, firstName: value(.firstName), lastName: value(.lastName), company: value(.company),
+            phone: value(.phone))
+        let values = [rawEmail, contact.firstName, contact.lastName, contact.company, contact.phone]
+        for (field, text) in zip(Field.allCases, values) {
+            guard let text, text.utf8.count > Self.maxFieldLength, text.count > Self.maxFieldLength else { continue }
             return .failure(
                 RowError(
                     row: row, reason: "\(field.rawValue) is longer than \(Self.maxFieldLength) characters", email: email
                 ))
         }
-        return .success(
-            ContactRow(
-                row: row,
-                contact: NewContact(
-                    email: email, firstName: values[.firstName], lastName: values[.lastName],
-                    company: values[.company], phone: values[.phone])))
+        return .success(ContactRow(row: row, contact: contact))
     }
 
     static func squash(_ name: String) -> String {
         String(name.lowercased().unicodeScalars.filter { CharacterSet.alphanumerics.contains($0) })
+    }
+}
+
+extension ContactColumns.Field {
+    /// The field's place in `allCases`.
+    var position: Int {
+        switch self {
+        case .email: 0
+        case .firstName: 1
+        case .lastName: 2
+        case .company: 3
+        case .phone: 4
+        }
     }
 }
 

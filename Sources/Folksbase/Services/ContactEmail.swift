@@ -8,7 +8,11 @@ public enum ContactEmail {
     /// Whether `email`, once normalized, is `local@domain`: one `@`, no spaces, and a domain of
     /// two or more non-empty dot-separated labels (`a@b` and `a@b..c` are not addresses).
     public static func isValid(_ email: String) -> Bool {
-        let email = normalize(email)
+        isValid(normalized: normalize(email))
+    }
+
+    /// `isValid` of an address that is normalized already.
+    static func isValid(normalized email: String) -> Bool {
         let bytes = email.utf8
         guard StoredEmail.isPlausible(email), let at = bytes.firstIndex(of: UInt8(ascii: "@")) else { return false }
         let labels = bytes[bytes.index(after: at)...].split(
