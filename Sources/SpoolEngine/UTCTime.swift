@@ -5,23 +5,54 @@ public enum UTCTime {
     /// `20261129T080000.123Z`
     public static func compact(_ date: Date) -> String {
         let parts = components(date)
-        return String(
-            format: "%04d%02d%02dT%02d%02d%02d.%03dZ", parts.year, parts.month, parts.day, parts.hour, parts.minute,
-            parts.second, parts.millisecond)
+        return format([
+            .digits(parts.year, 4), .digits(parts.month, 2), .digits(parts.day, 2), .text("T"), .digits(parts.hour, 2),
+            .digits(parts.minute, 2), .digits(parts.second, 2), .text("."), .digits(parts.millisecond, 3), .text("Z"),
+        ])
     }
 
     /// `2026-11-29`
     public static func day(_ date: Date) -> String {
         let parts = components(date)
-        return String(format: "%04d-%02d-%02d", parts.year, parts.month, parts.day)
+        return format([.digits(parts.year, 4), .text("-"), .digits(parts.month, 2), .text("-"), .digits(parts.day, 2)])
     }
 
     /// `2026-11-29T08:00:00.123Z`
     public static func iso8601(_ date: Date) -> String {
         let parts = components(date)
-        return String(
-            format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", parts.year, parts.month, parts.day, parts.hour,
-            parts.minute, parts.second, parts.millisecond)
+        return format([
+            .digits(parts.year, 4), .text("-"), .digits(parts.month, 2), .text("-"), .digits(parts.day, 2), .text("T"),
+            .digits(parts.hour, 2), .text(":"), .digits(parts.minute, 2), .text(":"), .digits(parts.second, 2),
+            .text("."), .digits(parts.millisecond, 3), .text("Z"),
+        ])
+    }
+
+    private enum Piece {
+        case digits(Int32, Int)
+        case text(Unicode.Scalar)
+    }
+
+    /// The pieces written out; `String(format:)` cost a log line more than the rest of its encoding.
+    private static func format(_ pieces: [Piece]) -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(24)
+        for piece in pieces {
+            switch piece {
+            case .text(let scalar):
+                bytes.append(UInt8(scalar.value))
+            case .digits(let value, let width):
+                var value = max(value, 0)
+                let start = bytes.count
+                bytes.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: width))
+                var position = bytes.count
+                while value > 0 && position > start {
+                    position -= 1
+                    bytes[position] = UInt8(ascii: "0") + UInt8(value % 10)
+                    value /= 10
+                }
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     public static func parseISO8601(_ text: String) -> Date? {

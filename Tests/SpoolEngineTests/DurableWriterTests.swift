@@ -64,4 +64,37 @@ import Testing
         #expect(after.requests - before.requests >= 400)
         #expect(after.flushes - before.flushes < 300)
     }
+
+    @Test func aSuspendedRequestDuringABlockedLeadersFlushIsServed() async throws {
+        let spool = try TempSpool()
+        let flush = try GroupFlush.of(spool.layout.runs)
+        // A thread blocked in `wait` leads a flush; a task asks while that flush runs, so the
+        // flush cannot serve it and no blocked thread is left to lead the next one.
+        for _ in 0..<50 {
+            let asked = flush.counts.requests
+            let leader = DispatchGroup()
+            leader.enter()
+            Thread {
+                try? flush.wait(for: spool.layout.runs)
+                leader.leave()
+            }.start()
+            while flush.counts.requests == asked { await Task.yield() }
+            let served = LockedValue(false)
+            let request = Task {
+                try await flush.flushed(since: flush.ticket(), for: spool.layout.runs)
+                served.withLock { $0 = true }
+            }
+            // A stranded request would never resume: wait for it with a deadline instead of forever.
+            let deadline = ContinuousClock.now + .seconds(10)
+            while !served.withLock({ $0 }) && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(1))
+            }
+            #expect(served.withLock { $0 }, "a request made during another thread's flush was never served")
+            guard served.withLock({ $0 }) else { return }
+            try await request.value
+            await withCheckedContinuation { continuation in
+                leader.notify(queue: .global()) { continuation.resume() }
+            }
+        }
+    }
 }

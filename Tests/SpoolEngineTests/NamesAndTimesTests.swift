@@ -49,6 +49,13 @@ import Testing
         #expect(abs(parsed.timeIntervalSince(date)) < 0.001)
         #expect(UTCTime.day(date) == "2026-11-29")
         #expect(UTCTime.parseISO8601(UTCTime.iso8601(date)).map { abs($0.timeIntervalSince(date)) < 0.001 } == true)
+        // Single digits are zero-padded; the milliseconds of an instant before 1970 count forward.
+        let early = Date(timeIntervalSince1970: 946_688_461.005)  // 2000-01-01 01:01:01.005
+        #expect(UTCTime.iso8601(early) == "2000-01-01T01:01:01.005Z")
+        #expect(UTCTime.compact(early) == "20000101T010101.005Z")
+        #expect(UTCTime.iso8601(Date(timeIntervalSince1970: -0.25)) == "1969-12-31T23:59:59.750Z")
+        #expect(RunID(date: early, function: "f", seed: "s").rawValue.hasPrefix("20000101T010101.005Z-f-"))
+        #expect(RunID(date: early, function: "f", seed: "s").rawValue.utf8.count == 20 + 3 + 8)
     }
 
     @Test func theSchedulerHandsOutRunsInDueOrder() async throws {

@@ -13,7 +13,10 @@ import Foundation
 /// and flushes again; only then does the call return. Flushes are shared: every writer waiting at
 /// the same moment is served by one `syncfs` of the file system (`GroupFlush`), so concurrent runs
 /// pay for one flush instead of one per file and directory. A flush error fails the call and is
-/// never retried. Blocking I/O runs on the writer's own threads, never the cooperative pool's.
+/// never retried. The small writes of a publish, a replace, a move or an append go to the page
+/// cache from the calling task; waiting for a flush suspends the task and holds no thread, since
+/// the flush runs on a writer thread of its own. Work that streams large files runs on the
+/// writer's threads (`perform`, `publish(concatenating:)`), never the cooperative pool's.
 public final class DurableWriter: Sendable {
     /// Pauses the writer's mutations while `spool freeze` holds the spool.
     public let gate: FreezeGate?
@@ -25,7 +28,22 @@ public final class DurableWriter: Sendable {
 
     /// Atomically replaces (or creates) `path` with `data`, durably.
     public func publish(_ data: Data, at path: String) async throws {
-        try await onWriterThread { try Self.publishNow(data, at: path) }
+        try await passGate {
+            let directory = Disk.parent(of: path)
+            let flush = try GroupFlush.of(directory)
+            let ticket = flush.ticket()
+            let temp = try Self.writeTemp(for: path) { fd, temp in
+                try data.withUnsafeBytes { try Disk.writeAll(fd, $0, path: temp) }
+            }
+            do {
+                try await flush.flushed(since: ticket, for: temp)
+                try Disk.rename(temp, path)
+            } catch {
+                unlink(temp)
+                throw error
+            }
+            try await flush.flushed(since: ticket, for: path)
+        }
     }
 
     /// Publishes `path` as the concatenation of `sources`, streamed (never whole in memory).
@@ -59,49 +77,53 @@ public final class DurableWriter: Sendable {
     /// Freed inodes are costly on file systems that skip recently freed ones when allocating. Only
     /// one writer at a time may replace a given file (a run's files belong to its lock holder).
     public func replace(_ data: Data, at path: String) async throws {
-        try await onWriterThread { try Self.replaceNow(data, at: path) }
+        try await passGate {
+            let flush = try GroupFlush.of(Disk.parent(of: path))
+            let ticket = flush.ticket()
+            try await Self.replace(data, at: path, flush: flush, ticket: ticket)
+        }
     }
 
     /// `replace`, then renames `source` to `target` (never replacing it; the target's folder is
     /// created if missing). Each step is flushed before the next, since a file system may save
     /// name changes out of order: the move never reaches the disk before the new version does.
     public func replace(_ data: Data, at path: String, thenMove source: String, to target: String) async throws {
-        try await onWriterThread {
+        try await passGate {
             let flush = try GroupFlush.of(Disk.parent(of: path))
             let ticket = flush.ticket()
             try Disk.makeDirectory(Disk.parent(of: target))
-            try Self.replaceNow(data, at: path)
+            try await Self.replace(data, at: path, flush: flush, ticket: ticket)
             try Disk.renameNoReplace(source, target)
-            try flush.wait(since: ticket, for: target)
+            try await flush.flushed(since: ticket, for: target)
         }
     }
 
     /// Renames `source` to `target` and waits for a flush. With `replace: false` an
     /// existing target is an error (`EEXIST`), so two movers never overwrite each other.
     public func move(_ source: String, to target: String, replace: Bool = false) async throws {
-        try await onWriterThread {
+        try await passGate {
             let flush = try GroupFlush.of(Disk.parent(of: target))
             let ticket = flush.ticket()
             if replace { try Disk.rename(source, target) } else { try Disk.renameNoReplace(source, target) }
-            try flush.wait(since: ticket, for: target)
+            try await flush.flushed(since: ticket, for: target)
         }
     }
 
     /// Creates a directory (and records its entry durably in its parent).
     public func makeDirectory(_ path: String) async throws {
-        try await onWriterThread {
+        try await passGate {
             guard !Disk.isDirectory(path) else { return }
             let flush = try GroupFlush.of(Disk.parent(of: path))
             let ticket = flush.ticket()
             try Disk.makeDirectory(path)
-            try flush.wait(since: ticket, for: path)
+            try await flush.flushed(since: ticket, for: path)
         }
     }
 
     /// Appends one line to an append-only file (created if absent) without waiting for a flush:
     /// the line is on disk once any later publish, move or directory on the file system is.
     public func append(line: Data, to path: String) async throws {
-        try await onWriterThread {
+        try await passGate { () async throws in
             let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
             guard fd >= 0 else { throw SpoolError.system("open", path: path) }
             defer { close(fd) }
@@ -138,9 +160,10 @@ public final class DurableWriter: Sendable {
         Disk.parent(of: path) + "/." + Disk.name(of: path) + ".spare"
     }
 
-    static func replaceNow(_ data: Data, at path: String) throws {
-        let flush = try GroupFlush.of(Disk.parent(of: path))
-        let ticket = flush.ticket()
+    /// Writes `data` into the spare of `path`, then exchanges the two, each step flushed.
+    private static func replace(_ data: Data, at path: String, flush: GroupFlush, ticket: GroupFlush.Ticket)
+        async throws
+    {
         let spare = spare(of: path)
         let fd = open(spare, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else { throw SpoolError.system("open", path: spare) }
@@ -151,17 +174,32 @@ public final class DurableWriter: Sendable {
             throw error
         }
         close(fd)
-        try flush.wait(since: ticket, for: spare)
+        try await flush.flushed(since: ticket, for: spare)
         try Disk.exchange(spare, path)
-        try flush.wait(since: ticket, for: path)
+        try await flush.flushed(since: ticket, for: path)
     }
 
     /// Publishes whatever `write` writes to the temp file's descriptor.
     static func publishNow(at path: String, write: (_ fd: Int32, _ temp: String) throws -> Void) throws {
-        let directory = Disk.parent(of: path)
-        let flush = try GroupFlush.of(directory)
+        let flush = try GroupFlush.of(Disk.parent(of: path))
         let ticket = flush.ticket()
-        let temp = directory + "/." + Disk.name(of: path) + ".tmp-" + Disk.uniqueSuffix()
+        let temp = try writeTemp(for: path, write)
+        do {
+            try flush.wait(since: ticket, for: temp)
+            try Disk.rename(temp, path)
+        } catch {
+            unlink(temp)
+            throw error
+        }
+        try flush.wait(since: ticket, for: path)
+    }
+
+    /// Creates `.<name>.tmp-<unique>` beside `path` and fills it with `write`; returns its path.
+    /// The file is removed again if writing fails.
+    private static func writeTemp(for path: String, _ write: (_ fd: Int32, _ temp: String) throws -> Void) throws
+        -> String
+    {
+        let temp = Disk.parent(of: path) + "/." + Disk.name(of: path) + ".tmp-" + Disk.uniqueSuffix()
         let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else { throw SpoolError.system("create", path: temp) }
         do {
@@ -172,14 +210,7 @@ public final class DurableWriter: Sendable {
             throw error
         }
         close(fd)
-        do {
-            try flush.wait(since: ticket, for: temp)
-            try Disk.rename(temp, path)
-        } catch {
-            unlink(temp)
-            throw error
-        }
-        try flush.wait(since: ticket, for: path)
+        return temp
     }
 
     private func onWriterThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
@@ -191,5 +222,10 @@ public final class DurableWriter: Sendable {
     private func passGate<T>(_ work: () throws -> T) throws -> T {
         guard let gate else { return try work() }
         return try gate.whileThawed(work)
+    }
+
+    private func passGate<T>(_ work: () async throws -> T) async throws -> T {
+        guard let gate else { return try await work() }
+        return try await gate.whileThawed(work)
     }
 }

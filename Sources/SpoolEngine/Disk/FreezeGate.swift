@@ -35,6 +35,19 @@ public struct FreezeGate: Sendable {
         }
     }
 
+    /// `whileThawed` for async work: a wait for a thaw suspends the task instead of blocking a thread.
+    public func whileThawed<T>(_ body: () async throws -> T) async throws -> T {
+        while true {
+            let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+            guard fd >= 0 else { return try await body() }
+            defer { close(fd) }
+            while flock(fd, LOCK_SH) != 0 && errno == EINTR {}
+            if !isFrozen { return try await body() }
+            flock(fd, LOCK_UN)
+            while isFrozen { try? await Task.sleep(for: .milliseconds(20)) }
+        }
+    }
+
     /// Freezes the spool; returns once no mutation is in flight. Fails after `timeout`, thawed again.
     public func freeze(timeout: Duration = .seconds(60)) throws {
         try DurableWriter.publishNow(Data(UTCTime.iso8601(Date()).utf8), at: markerPath)

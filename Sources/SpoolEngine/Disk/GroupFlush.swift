@@ -34,6 +34,8 @@ public final class GroupFlush: @unchecked Sendable {
     }
     /// Requests the last flush served: above one, writers are busy and worth gathering.
     private var lastBatchSize = 0
+    /// Requests of callers suspended in `flushed`, resumed by the flush that serves them.
+    private var suspended: [(request: Int, continuation: CheckedContinuation<Void, Never>)] = []
 
     /// How long a leader waits for a silent moment before flushing, and at most in all: the
     /// writers woken by one flush ask for the next a few microseconds apart.
@@ -81,23 +83,69 @@ public final class GroupFlush: @unchecked Sendable {
                 condition.wait()
                 continue
             }
-            flushing = true
-            if lastBatchSize > 1 { gatherRequests() }
-            let batch = requested
-            lastBatchSize = batch - completed
-            condition.unlock()
-            let result = cspool_syncfs(descriptor)
-            let code = errno
-            condition.lock()
-            flushes += 1
-            if result != 0 {
-                failures += 1
-                lastFailure = code
-            }
-            completed = batch
-            flushing = false
-            condition.broadcast()
+            lead()
         }
+        startLeaderForSuspended()
+        try check(ticket, for: path)
+    }
+
+    /// `wait`, without holding a thread meanwhile: the flush runs on a writer thread, which
+    /// resumes every caller it served.
+    public func flushed(since ticket: Ticket, for path: String) async throws {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            condition.lock()
+            defer { condition.unlock() }
+            requested += 1
+            suspended.append((requested, continuation))
+            startLeaderForSuspended()
+        }
+        try checked(ticket, for: path)
+    }
+
+    private func checked(_ ticket: Ticket, for path: String) throws {
+        condition.lock()
+        defer { condition.unlock() }
+        try check(ticket, for: path)
+    }
+
+    /// Starts a flush on a writer thread when a suspended request waits and no flush runs; a
+    /// thread blocked in `wait` may be leading, but none will lead for a request after its own.
+    /// Called holding the lock.
+    private func startLeaderForSuspended() {
+        guard !flushing, suspended.contains(where: { $0.request > completed }) else { return }
+        flushing = true
+        BlockingThreads.shared.submit { [self] in
+            condition.lock()
+            defer { condition.unlock() }
+            repeat { lead() } while !flushing && suspended.contains(where: { $0.request > completed })
+        }
+    }
+
+    /// One flush by the calling thread, holding the lock (released while `syncfs` runs); serves
+    /// every request made before it started, blocked and suspended alike.
+    private func lead() {
+        flushing = true
+        if lastBatchSize > 1 { gatherRequests() }
+        let batch = requested
+        lastBatchSize = batch - completed
+        condition.unlock()
+        let result = cspool_syncfs(descriptor)
+        let code = errno
+        condition.lock()
+        flushes += 1
+        if result != 0 {
+            failures += 1
+            lastFailure = code
+        }
+        completed = batch
+        flushing = false
+        condition.broadcast()
+        let served = suspended.filter { $0.request <= batch }
+        suspended.removeAll { $0.request <= batch }
+        for waiter in served { waiter.continuation.resume() }
+    }
+
+    private func check(_ ticket: Ticket, for path: String) throws {
         if failures != ticket.failuresBefore {
             throw SpoolError.system("syncfs", path: path, errno: lastFailure)
         }

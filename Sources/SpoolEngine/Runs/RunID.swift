@@ -15,12 +15,9 @@ public struct RunID: Hashable, Sendable, Comparable, Codable, CustomStringConver
 
     /// A new id for `function` created at `date`; `seed` makes it deterministic (recovery re-derives it).
     public init(date: Date, function: String, seed: String? = nil) {
-        let suffix: String
-        if let seed {
-            suffix = String(format: "%08x", UInt32(truncatingIfNeeded: StableHash.fnv1a64(seed)))
-        } else {
-            suffix = String(format: "%08x", UInt32.random(in: 0...UInt32.max))
-        }
+        let value = seed.map { UInt32(truncatingIfNeeded: StableHash.fnv1a64($0)) } ?? UInt32.random(in: 0...UInt32.max)
+        let hex = String(value, radix: 16)
+        let suffix = String(repeating: "0", count: 8 - hex.utf8.count) + hex
         self.rawValue = UTCTime.compact(date) + "-" + function + "-" + suffix
     }
 
