@@ -109,11 +109,11 @@ public struct SpoolAdmin: Sendable {
         let now = clock.now()
         let newID = RunID(date: now, function: record.function)
         let builder = RunBuilder(layout: layout)
-        try await writer.perform {
+        try await writer.gated {
             let ticket = try builder.ticket()
             let staging = try builder.stage(
                 id: newID, function: record.function, event: event, eventID: record.eventID, now: now, replayOf: id)
-            try builder.publish([(staging, newID)], since: ticket)
+            try await builder.publish([(staging, newID)], since: ticket)
         }
         return newID
     }

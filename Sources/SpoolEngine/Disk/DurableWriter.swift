@@ -225,6 +225,12 @@ public final class DurableWriter: Sendable {
     }
 
     private func passGate<T>(_ work: () async throws -> T) async throws -> T {
+        try await gated(work)
+    }
+
+    /// Runs `work` from the calling task behind the freeze gate, for work that writes several
+    /// files and waits for flushes (`GroupFlush.flushed`) itself. Nothing inside may pass the gate again.
+    func gated<T>(_ work: () async throws -> T) async throws -> T {
         guard let gate else { return try await work() }
         return try await gate.whileThawed(work)
     }

@@ -16,7 +16,7 @@ struct DedupeMarkers: Sendable {
 
     /// Records `eventID` for `claim`; false when another claim recorded it within the window.
     /// Creation is atomic across processes: the marker is renamed into place only if absent.
-    func claim(_ eventID: String, claim: String, runs: [RunID], now: Date) throws -> Bool {
+    func claim(_ eventID: String, claim: String, runs: [RunID], now: Date) async throws -> Bool {
         let target = path(for: eventID)
         let marker = Marker(eventId: eventID, claim: claim, runs: runs.map(\.rawValue), at: UTCTime.iso8601(now))
         let temp = layout.ids + "/.marker.tmp-" + Disk.uniqueSuffix()
@@ -24,11 +24,11 @@ struct DedupeMarkers: Sendable {
         let ticket = flush.ticket()
         try Disk.createFile(temp, contents: try SpoolJSON.lineEncoder.encode(marker))
         defer { try? Disk.removeFile(temp) }
-        try flush.wait(since: ticket, for: temp)
+        try await flush.flushed(since: ticket, for: temp)
         for _ in 0..<2 {
             do {
                 try Disk.renameNoReplace(temp, target)
-                try flush.wait(since: ticket, for: target)
+                try await flush.flushed(since: ticket, for: target)
                 return true
             } catch let error as SpoolError where error.errno == EEXIST {
                 let existing = try? JSONDecoder().decode(Marker.self, from: Disk.read(target))

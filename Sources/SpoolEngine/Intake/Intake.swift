@@ -32,7 +32,7 @@ struct Intake: Sendable {
     func accept(_ name: String, settled: Bool = true) async throws -> [RunID] {
         guard !name.hasPrefix(".") else { return [] }
         let now = clock.now()
-        return try await writer.perform { try acceptNow(name, settled: settled, now: now) }
+        return try await writer.gated { try await acceptNow(name, settled: settled, now: now) }
     }
 
     /// Finishes claims left in `tmp/` by a process that died mid-claim.
@@ -41,11 +41,11 @@ struct Intake: Sendable {
     /// the others from being finished.
     func recoverClaims() async throws -> [RunID] {
         let now = clock.now()
-        return try await writer.perform {
+        return try await writer.gated {
             var created: [RunID] = []
             for name in try Disk.list(layout.tmp) where name.hasPrefix(ClaimName.prefix) {
                 do {
-                    created += try process(claim: layout.tmp + "/" + name, now: now)
+                    created += try await process(claim: layout.tmp + "/" + name, now: now)
                 } catch {
                     logger.error(
                         "claim tmp/\(name) could not be finished: \(error); it is tried again at the next scan")
@@ -62,7 +62,7 @@ struct Intake: Sendable {
     /// as soon as it parses, and rejected only once it has not changed for this long.
     static let settleTime: TimeInterval = 2
 
-    private func acceptNow(_ name: String, settled: Bool, now: Date) throws -> [RunID] {
+    private func acceptNow(_ name: String, settled: Bool, now: Date) async throws -> [RunID] {
         let source = layout.incoming + "/" + name
         var created: [RunID] = []
         for path in Self.paths(named: name, in: layout.incoming) {
@@ -78,7 +78,7 @@ struct Intake: Sendable {
                 if errno == ENOENT { continue }
                 throw SpoolError.system("rename", path: "\(source) -> \(claim)")
             }
-            created += try process(claim: claim, now: now)
+            created += try await process(claim: claim, now: now)
         }
         return created
     }
@@ -112,7 +112,7 @@ struct Intake: Sendable {
     }
 
     /// Processes a claim file under its lock; safe to repeat after a crash at any point.
-    private func process(claim path: String, now: Date) throws -> [RunID] {
+    private func process(claim path: String, now: Date) async throws -> [RunID] {
         guard claimsInProgress.withLock({ $0.insert(path).inserted }) else { return [] }
         defer { _ = claimsInProgress.withLock { $0.remove(path) } }
         let claimName = Disk.name(of: path)
@@ -124,14 +124,14 @@ struct Intake: Sendable {
             case ENOENT:
                 return []
             case ELOOP:
-                try reject(
+                try await reject(
                     path, original,
                     reason: "a symbolic link: move the file itself into incoming/, not a link to it", now: now)
                 return []
             case ENXIO, ENODEV, EACCES, EPERM:
                 // A socket or a device, or a file the spool's user may not read: never readable as it is.
                 let kind = Self.kind(of: path)
-                try reject(
+                try await reject(
                     path, original, reason: "\(kind) that cannot be opened: \(String(cString: strerror(code)))",
                     now: now)
                 return []
@@ -146,11 +146,11 @@ struct Intake: Sendable {
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw SpoolError.system("fstat", path: path) }
         guard (info.st_mode & S_IFMT) == S_IFREG else {
-            try reject(path, original, reason: "\(Self.kind(of: info.st_mode)), not a regular file", now: now)
+            try await reject(path, original, reason: "\(Self.kind(of: info.st_mode)), not a regular file", now: now)
             return []
         }
         guard Int(info.st_size) <= EventParser.maxFileSize else {
-            try reject(
+            try await reject(
                 path, original,
                 reason: "the file is \(info.st_size) bytes, over the limit of \(EventParser.maxFileSize) (4 MiB); "
                     + "split the events into several files",
@@ -161,10 +161,10 @@ struct Intake: Sendable {
         do {
             events = try EventParser.parse(Disk.read(path, limit: EventParser.maxFileSize))
         } catch let invalid as EventParser.Invalid {
-            try reject(path, original, reason: invalid.reason, problems: invalid.problems, now: now)
+            try await reject(path, original, reason: invalid.reason, problems: invalid.problems, now: now)
             return []
         } catch let error as SpoolError where error.code == .invalidInput {
-            try reject(path, original, reason: error.message, now: now)
+            try await reject(path, original, reason: error.message, now: now)
             return []
         }
         let unrouted = events.enumerated().filter { registry.matching($0.element).isEmpty }
@@ -172,7 +172,7 @@ struct Intake: Sendable {
             let problems = unrouted.map {
                 "\(events.count > 1 ? "[\($0.offset)] " : "")no function handles \"\($0.element.name)\""
             }
-            try reject(
+            try await reject(
                 path, original, reason: "no function is registered for the event name", problems: problems, now: now)
             return []
         }
@@ -196,13 +196,13 @@ struct Intake: Sendable {
                 staged.append((staging, id))
             }
             if explicitID != nil {
-                guard try markers.claim(eventID, claim: claimName, runs: runs.map(\.1), now: now) else {
+                guard try await markers.claim(eventID, claim: claimName, runs: runs.map(\.1), now: now) else {
                     for (staging, _) in staged { try Disk.removeTree(staging) }
                     logger.info("event \(eventID) from \(original) is a duplicate within the dedupe window; ignored")
                     continue
                 }
             }
-            try builder.publish(staged, since: ticket)
+            try await builder.publish(staged, since: ticket)
             created += staged.map(\.id)
         }
         // A file with other names (a hard link from outside the spool) is not kept: it is not the spool's.
@@ -229,9 +229,13 @@ struct Intake: Sendable {
         try Disk.removeFile(path)
     }
 
-    private func reject(_ claim: String, _ original: String, reason: String, problems: [String] = [], now: Date) throws
+    /// Runs on a writer thread, past the gate the caller holds already.
+    private func reject(_ claim: String, _ original: String, reason: String, problems: [String] = [], now: Date)
+        async throws
     {
-        let target = try rejection.reject(claim, originalName: original, reason: reason, problems: problems, now: now)
+        let target = try await writer.perform(gated: false) {
+            try rejection.reject(claim, originalName: original, reason: reason, problems: problems, now: now)
+        }
         logger.warning("rejected incoming/\(original): \(reason) \(problems.joined(separator: "; ")) -> \(target)")
     }
 

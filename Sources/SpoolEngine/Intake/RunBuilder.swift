@@ -45,11 +45,11 @@ struct RunBuilder: Sendable {
     }
 
     /// Flushes the staged runs, renames them into `runs/` and flushes again.
-    func publish(_ staged: [(staging: String, id: RunID)], since ticket: GroupFlush.Ticket) throws {
+    func publish(_ staged: [(staging: String, id: RunID)], since ticket: GroupFlush.Ticket) async throws {
         guard !staged.isEmpty else { return }
         let flush = try GroupFlush.of(layout.runs)
-        try flush.wait(since: ticket, for: staged[0].staging)
+        try await flush.flushed(since: ticket, for: staged[0].staging)
         for (staging, id) in staged { try Disk.renameNoReplace(staging, layout.liveRun(id)) }
-        try flush.wait(since: ticket, for: layout.runs)
+        try await flush.flushed(since: ticket, for: layout.runs)
     }
 }
