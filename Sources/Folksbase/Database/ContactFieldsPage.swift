@@ -20,7 +20,7 @@ public struct ContactFieldsPage: Sendable {
     /// The end offset in `bytes` of each field, row after row.
     private var ends: [Int] = []
     /// After the last contact of the page; nil when the page is empty.
-    public private(set) var cursor: ContactCursor?
+    public internal(set) var cursor: ContactCursor?
 
     public var count: Int { ends.count / Self.fieldCount }
     public var byteCount: Int { bytes.count }
@@ -30,12 +30,11 @@ public struct ContactFieldsPage: Sendable {
     }
 
     /// Adds one contact: `appendField` appends the UTF-8 bytes of field `index` (0..<5) to the buffer it is given.
-    mutating func append(cursor: ContactCursor, fields appendField: (_ index: Int32, _ bytes: inout [UInt8]) -> Void) {
+    mutating func append(fields appendField: (_ index: Int32, _ bytes: inout [UInt8]) -> Void) {
         for index in 0..<Int32(Self.fieldCount) {
             appendField(index, &bytes)
             ends.append(bytes.count)
         }
-        self.cursor = cursor
     }
 
     /// Calls `body` with each field of contact `row` in turn (field index, bytes).

@@ -12,10 +12,17 @@ extension SQLiteFolksbaseStore {
             defer { statement.reset() }
             // Ids are never empty, so "" starts before the first contact created at the cursor's time.
             try statement.bind([workspaceID, cursor?.createdAt ?? Int64.min, cursor?.id ?? "", Int64(limit)])
+            // The cursor is the last row's: its id is kept as bytes and made a String once.
+            var lastCreatedAt: Int64 = 0
+            var lastID: [UInt8] = []
             while try statement.step() {
-                page.append(cursor: ContactCursor(createdAt: statement.int64(at: 5), id: statement.string(at: 6))) {
-                    index, bytes in statement.appendText(at: index, to: &bytes)
-                }
+                page.append { index, bytes in statement.appendText(at: index, to: &bytes) }
+                lastCreatedAt = statement.int64(at: 5)
+                lastID.removeAll(keepingCapacity: true)
+                statement.appendText(at: 6, to: &lastID)
+            }
+            if page.count > 0 {
+                page.cursor = ContactCursor(createdAt: lastCreatedAt, id: String(decoding: lastID, as: UTF8.self))
             }
             if page.count == 0 { try Self.requireWorkspace(workspaceID, db) }
             return page

@@ -11,7 +11,7 @@ public struct ContactExporter: Sendable {
     }
 
     public static let header = ["Email", "First Name", "Last Name", "Company Name", "Phone"]
-    public var rowsPerPart = 10_000
+    public var rowsPerPart = 25_000
     let store: any FolksbaseStore
     let blobs: any BlobStore
     let writer: DurableWriter

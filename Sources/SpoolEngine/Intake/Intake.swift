@@ -78,7 +78,7 @@ struct Intake: Sendable {
                 if errno == ENOENT { continue }
                 throw SpoolError.system("rename", path: "\(source) -> \(claim)")
             }
-            created += try await process(claim: claim, now: now)
+            created += try await process(claim: claim, now: now, isNew: true)
         }
         return created
     }
@@ -112,7 +112,8 @@ struct Intake: Sendable {
     }
 
     /// Processes a claim file under its lock; safe to repeat after a crash at any point.
-    private func process(claim path: String, now: Date) async throws -> [RunID] {
+    /// A claim made just now (`isNew`) has a name never used before, so no run of it can exist yet.
+    private func process(claim path: String, now: Date, isNew: Bool = false) async throws -> [RunID] {
         guard claimsInProgress.withLock({ $0.insert(path).inserted }) else { return [] }
         defer { _ = claimsInProgress.withLock { $0.remove(path) } }
         let claimName = Disk.name(of: path)
@@ -191,7 +192,7 @@ struct Intake: Sendable {
             }
             let ticket = try builder.ticket()
             var staged: [(staging: String, id: RunID)] = []
-            for (function, id) in runs where try needsStaging(id) {
+            for (function, id) in runs where try isNew || needsStaging(id) {
                 let staging = try builder.stage(id: id, function: function.id, event: event, eventID: eventID, now: now)
                 staged.append((staging, id))
             }
