@@ -5,8 +5,9 @@ import Foundation
     import Glibc
 #endif
 
-/// Group commit for one file system: every thread that needs its writes on disk asks for a flush,
-/// and one `syncfs(2)` serves every request made before it started (write rule 5).
+/// Group commit for one file system: every writer that needs its writes on disk asks for a flush,
+/// blocking its thread (`wait`) or suspending its task (`flushed`), and one `syncfs(2)` serves
+/// every request made before it started (write rule 5).
 ///
 /// `syncfs` makes every file's data and every directory entry of the file system durable, so one
 /// call stands in for the fsync of each file and each directory a batch touched. A failed flush
