@@ -8,7 +8,9 @@ import Foundation
 ///
 /// A mutation holds a shared `flock` on `.freeze.lock` while it runs and starts only while
 /// `.frozen` is absent. Freezing creates `.frozen`, then takes the lock exclusively, which returns
-/// once every mutation in flight has finished; later ones wait until `.frozen` is gone.
+/// once every mutation in flight has finished; later ones wait until `.frozen` is gone. The
+/// mutations in flight in one process share one descriptor and one shared lock, taken by the
+/// first and released by the last (`SharedLock`).
 public struct FreezeGate: Sendable {
     public let layout: SpoolLayout
 
@@ -21,29 +23,29 @@ public struct FreezeGate: Sendable {
 
     /// Runs `body` while the spool is not frozen, waiting for a thaw if it is.
     public func whileThawed<T>(_ body: () throws -> T) throws -> T {
+        let lock = SharedLock.of(lockPath)
         while true {
-            let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-            guard fd >= 0 else {
-                // A spool whose lock file cannot be made cannot be frozen either: nothing to wait for.
+            // A spool whose lock file cannot be made cannot be frozen either: nothing to wait for.
+            guard lock.enter() else { return try body() }
+            if !isFrozen {
+                defer { lock.leave() }
                 return try body()
             }
-            defer { close(fd) }
-            while flock(fd, LOCK_SH) != 0 && errno == EINTR {}
-            if !isFrozen { return try body() }
-            flock(fd, LOCK_UN)
+            lock.leave()
             while isFrozen { usleep(20_000) }
         }
     }
 
     /// `whileThawed` for async work: a wait for a thaw suspends the task instead of blocking a thread.
     public func whileThawed<T>(_ body: () async throws -> T) async throws -> T {
+        let lock = SharedLock.of(lockPath)
         while true {
-            let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-            guard fd >= 0 else { return try await body() }
-            defer { close(fd) }
-            while flock(fd, LOCK_SH) != 0 && errno == EINTR {}
-            if !isFrozen { return try await body() }
-            flock(fd, LOCK_UN)
+            guard lock.enter() else { return try await body() }
+            if !isFrozen {
+                defer { lock.leave() }
+                return try await body()
+            }
+            lock.leave()
             while isFrozen { try? await Task.sleep(for: .milliseconds(20)) }
         }
     }
@@ -68,5 +70,53 @@ public struct FreezeGate: Sendable {
     public func thaw() throws {
         try Disk.removeFile(markerPath)
         try Disk.fsyncDirectory(layout.root)
+    }
+}
+
+/// The shared `flock` one process holds on a freeze lock file while any of its mutations runs:
+/// the first to enter opens the file and locks it, the last to leave closes it (which unlocks).
+/// The file is opened afresh each time, so a spool folder made again under the same path is
+/// locked in its new file.
+final class SharedLock: @unchecked Sendable {
+    // @unchecked: `descriptor` and `holders` are guarded by `mutex`.
+    private let path: String
+    private let mutex = NSLock()
+    private var descriptor: Int32 = -1
+    private var holders = 0
+
+    private init(path: String) { self.path = path }
+
+    private static let byPath = LockedValue<[String: SharedLock]>([:])
+
+    static func of(_ path: String) -> SharedLock {
+        byPath.withLock { locks in
+            if let known = locks[path] { return known }
+            let lock = SharedLock(path: path)
+            locks[path] = lock
+            return lock
+        }
+    }
+
+    /// Joins the holders; false (holding nothing) when the file cannot be opened.
+    func enter() -> Bool {
+        mutex.lock()
+        defer { mutex.unlock() }
+        if holders == 0 {
+            descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+            guard descriptor >= 0 else { return false }
+            while flock(descriptor, LOCK_SH) != 0 && errno == EINTR {}
+        }
+        holders += 1
+        return true
+    }
+
+    func leave() {
+        mutex.lock()
+        defer { mutex.unlock() }
+        holders -= 1
+        if holders == 0 {
+            close(descriptor)
+            descriptor = -1
+        }
     }
 }
