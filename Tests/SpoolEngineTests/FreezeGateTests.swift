@@ -37,6 +37,34 @@ import Testing
         #expect(Disk.exists(spool.layout.root + "/while-frozen"))
     }
 
+    @Test func overlappingMutationsOfOneProcessHoldTheFreezeOffUntilTheLastEnds() throws {
+        let spool = try TempSpool()
+        let gate = FreezeGate(layout: spool.layout)
+        let firstIn = DispatchSemaphore(value: 0)
+        let releaseFirst = DispatchSemaphore(value: 0)
+        let firstOut = DispatchSemaphore(value: 0)
+        Thread {
+            _ = try? gate.whileThawed {
+                firstIn.signal()
+                releaseFirst.wait()
+            }
+            firstOut.signal()
+        }.start()
+        firstIn.wait()
+        // A second mutation starts and ends while the first runs; the first still holds the lock.
+        try gate.whileThawed {}
+        #expect(throws: SpoolError.self, "the first mutation is still in flight") {
+            try gate.freeze(timeout: .milliseconds(100))
+        }
+        releaseFirst.signal()
+        firstOut.wait()
+        try gate.freeze(timeout: .seconds(10))
+        #expect(gate.isFrozen)
+        try gate.thaw()
+        // After the last holder left, the lock is taken afresh by the next mutation.
+        try gate.whileThawed { #expect(!gate.isFrozen) }
+    }
+
     @Test func aBackupLinksPublishedFilesAndCopiesThoseChangedInPlace() throws {
         let spool = try TempSpool()
         let run = spool.layout.runs + "/r1"
