@@ -28,7 +28,7 @@ public final class DurableWriter: Sendable {
 
     /// Atomically replaces (or creates) `path` with `data`, durably.
     public func publish(_ data: Data, at path: String) async throws {
-        try await passGate {
+        try await gated {
             let directory = Disk.parent(of: path)
             let flush = try GroupFlush.of(directory)
             let ticket = flush.ticket()
@@ -77,7 +77,7 @@ public final class DurableWriter: Sendable {
     /// Freed inodes are costly on file systems that skip recently freed ones when allocating. Only
     /// one writer at a time may replace a given file (a run's files belong to its lock holder).
     public func replace(_ data: Data, at path: String) async throws {
-        try await passGate {
+        try await gated {
             let flush = try GroupFlush.of(Disk.parent(of: path))
             let ticket = flush.ticket()
             try await Self.replace(data, at: path, flush: flush, ticket: ticket)
@@ -88,7 +88,7 @@ public final class DurableWriter: Sendable {
     /// created if missing). Each step is flushed before the next, since a file system may save
     /// name changes out of order: the move never reaches the disk before the new version does.
     public func replace(_ data: Data, at path: String, thenMove source: String, to target: String) async throws {
-        try await passGate {
+        try await gated {
             let flush = try GroupFlush.of(Disk.parent(of: path))
             let ticket = flush.ticket()
             try Disk.makeDirectory(Disk.parent(of: target))
@@ -101,7 +101,7 @@ public final class DurableWriter: Sendable {
     /// Renames `source` to `target` and waits for a flush. With `replace: false` an
     /// existing target is an error (`EEXIST`), so two movers never overwrite each other.
     public func move(_ source: String, to target: String, replace: Bool = false) async throws {
-        try await passGate {
+        try await gated {
             let flush = try GroupFlush.of(Disk.parent(of: target))
             let ticket = flush.ticket()
             if replace { try Disk.rename(source, target) } else { try Disk.renameNoReplace(source, target) }
@@ -111,7 +111,7 @@ public final class DurableWriter: Sendable {
 
     /// Creates a directory (and records its entry durably in its parent).
     public func makeDirectory(_ path: String) async throws {
-        try await passGate {
+        try await gated {
             guard !Disk.isDirectory(path) else { return }
             let flush = try GroupFlush.of(Disk.parent(of: path))
             let ticket = flush.ticket()
@@ -123,7 +123,7 @@ public final class DurableWriter: Sendable {
     /// Appends one line to an append-only file (created if absent) without waiting for a flush:
     /// the line is on disk once any later publish, move or directory on the file system is.
     public func append(line: Data, to path: String) async throws {
-        try await passGate { () async throws in
+        try await gated {
             let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
             guard fd >= 0 else { throw SpoolError.system("open", path: path) }
             defer { close(fd) }
@@ -222,10 +222,6 @@ public final class DurableWriter: Sendable {
     private func passGate<T>(_ work: () throws -> T) throws -> T {
         guard let gate else { return try work() }
         return try gate.whileThawed(work)
-    }
-
-    private func passGate<T>(_ work: () async throws -> T) async throws -> T {
-        try await gated(work)
     }
 
     /// Runs `work` from the calling task behind the freeze gate, for work that writes several
