@@ -46,7 +46,7 @@ struct Import: AsyncParsableCommand {
         ])
         print("import \(record.id)")
         if noWait { return }
-        let watcher = try RunWatcher(admin: SpoolAdmin(layout: layout, writer: writer))
+        let watcher = RunWatcher(admin: SpoolAdmin(layout: layout, writer: writer))
         let runID = try await watcher.run(forEvent: eventID)
         print("run    \(runID)")
         let detail = try await watcher.waitUntilFinished(runID) { location in Self.progress(location) }
@@ -119,7 +119,7 @@ struct Export: AsyncParsableCommand {
         ])
         print("export \(record.id)")
         if noWait { return }
-        let watcher = try RunWatcher(admin: SpoolAdmin(layout: layout, writer: writer))
+        let watcher = RunWatcher(admin: SpoolAdmin(layout: layout, writer: writer))
         let runID = try await watcher.run(forEvent: eventID)
         print("run    \(runID)")
         let detail = try await watcher.waitUntilFinished(runID) { location in

@@ -5,12 +5,21 @@ import SpoolEngine
 struct RunWatcher {
     let admin: SpoolAdmin
     let interactive = isatty(STDERR_FILENO) == 1
-    /// Wakes the waits below when the spool changes; they also look again after a timeout.
-    private let changes: SpoolChanges
+    /// Wakes the waits below when the spool changes; they also look again after a timeout. Nil
+    /// when inotify is unavailable (its per-user limit reached, say): then they look every 200 ms.
+    private let changes: SpoolChanges?
 
-    init(admin: SpoolAdmin) throws {
+    init(admin: SpoolAdmin) {
         self.admin = admin
-        self.changes = try SpoolChanges(layout: admin.layout)
+        self.changes = try? SpoolChanges(layout: admin.layout)
+    }
+
+    private func nextChange(timeout: Duration) async throws {
+        if let changes {
+            await changes.next(timeout: timeout)
+        } else {
+            try await Task.sleep(for: min(timeout, .milliseconds(200)))
+        }
     }
 
     /// The run the event started; tells the user if no server seems to be taking events.
@@ -23,7 +32,7 @@ struct RunWatcher {
                 warn("waiting for a server to take the event; is `spool serve --spool \(admin.layout.root)` running?")
                 warned = true
             }
-            await changes.next(timeout: .milliseconds(250))
+            try await nextChange(timeout: .milliseconds(250))
             try Task.checkCancellation()
         }
     }
@@ -35,7 +44,7 @@ struct RunWatcher {
             let staged = admin.isStaged(id)
             guard let location = try admin.location(of: id) else {
                 if staged {
-                    await changes.next(timeout: .milliseconds(250))
+                    try await nextChange(timeout: .milliseconds(250))
                     continue
                 }
                 throw SpoolError(.notFound, "run \(id) disappeared from the spool")
@@ -49,7 +58,7 @@ struct RunWatcher {
                 shown = line
             }
             // The terminal's progress line is redrawn at least every 200 ms; otherwise only a change wakes us.
-            await changes.next(timeout: interactive ? .milliseconds(200) : .seconds(1))
+            try await nextChange(timeout: interactive ? .milliseconds(200) : .seconds(1))
             try Task.checkCancellation()
         }
     }
