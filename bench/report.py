@@ -19,6 +19,12 @@ PEER_NAMES = {
 }
 
 
+def throughput_text(name, result):
+    """A workload's main figure with its unit (`1,234 events/s`), for every workload but latency."""
+    field, unit, style = FIGURES[name.split("/")[0]]
+    return f"{style.format(result[field])} {unit}"
+
+
 def one_line(name, result):
     """A measurement's result as the progress line shows it."""
     if "error" in result:
@@ -26,8 +32,7 @@ def one_line(name, result):
     if name.startswith("latency/"):
         text = f"p50 {result['p50_ms']:.2f} ms, p99 {result['p99_ms']:.2f} ms"
     else:
-        field, unit, style = FIGURES[name.split("/")[0]]
-        text = f"{style.format(result[field])} {unit}"
+        text = throughput_text(name, result)
     if "serve_peak_rss_mb" in result:
         text += f", serve peak RSS {result['serve_peak_rss_mb']:.1f} MB"
     if "note" in result:
@@ -210,8 +215,7 @@ def raw_cell(name, result):
     if name.startswith("latency/"):
         text = f"{result['p50_ms']:.2f} / {result['p99_ms']:.2f} / {result['max_ms']:.2f} ms"
     else:
-        field, unit, style = FIGURES[name.split("/")[0]]
-        text = f"{style.format(result[field])} {unit}"
+        text = throughput_text(name, result)
     if "serve_peak_rss_mb" in result:
         text += f", RSS {result['serve_peak_rss_mb']:.1f} MB"
     if "note" in result:

@@ -158,18 +158,16 @@ class SimulatedFileSystem:
     # Changes to the volatile view
 
     def create(self, path: bytes) -> Inode:
-        directory, name = self._parent(path)
-        if name in directory.entries:
-            raise FileSystemError(f"{path!r} exists")
-        inode = self._new_inode(is_directory=False)
-        self._change(EntryChange(directory.number, name, inode.number))
-        return inode
+        return self._add_entry(path, is_directory=False)
 
     def make_directory(self, path: bytes) -> Inode:
+        return self._add_entry(path, is_directory=True)
+
+    def _add_entry(self, path: bytes, is_directory: bool) -> Inode:
         directory, name = self._parent(path)
         if name in directory.entries:
             raise FileSystemError(f"{path!r} exists")
-        inode = self._new_inode(is_directory=True)
+        inode = self._new_inode(is_directory=is_directory)
         self._change(EntryChange(directory.number, name, inode.number))
         return inode
 

@@ -45,7 +45,7 @@ struct Intake: Sendable {
             var created: [RunID] = []
             for name in try Disk.list(layout.tmp) where name.hasPrefix(ClaimName.prefix) {
                 do {
-                    created += try await process(claim: layout.tmp + "/" + name, now: now)
+                    created += try await process(claim: layout.tmp + "/" + name, now: now, isNew: false)
                 } catch {
                     logger.error(
                         "claim tmp/\(name) could not be finished: \(error); it is tried again at the next scan")
@@ -113,7 +113,7 @@ struct Intake: Sendable {
 
     /// Processes a claim file under its lock; safe to repeat after a crash at any point.
     /// A claim made just now (`isNew`) has a name never used before, so no run of it can exist yet.
-    private func process(claim path: String, now: Date, isNew: Bool = false) async throws -> [RunID] {
+    private func process(claim path: String, now: Date, isNew: Bool) async throws -> [RunID] {
         guard claimsInProgress.withLock({ $0.insert(path).inserted }) else { return [] }
         defer { _ = claimsInProgress.withLock { $0.remove(path) } }
         let claimName = Disk.name(of: path)
