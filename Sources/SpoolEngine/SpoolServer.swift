@@ -107,7 +107,7 @@ public final class SpoolServer: Sendable {
             layout: layout, registry: registry, writer: writer, clock: clock, logger: logger,
             isStopping: { [stopRequest] in stopRequest.withLock { $0.requested } })
         while let id = await scheduler.next() {
-            switch await executor.execute(id) {
+            switch await executor.execute(id, admitting: await scheduler.takeAdmitting(id)) {
             case .finished: await scheduler.finished(id, wakeAt: nil)
             case .wake(let date): await scheduler.finished(id, wakeAt: date)
             case .busy:
@@ -212,7 +212,8 @@ public final class SpoolServer: Sendable {
     private func makeIntake() -> Intake {
         Intake(
             layout: layout, registry: registry, writer: writer, clock: clock,
-            dedupeWindow: configuration.dedupeWindow.seconds, logger: logger)
+            dedupeWindow: configuration.dedupeWindow.seconds, logger: logger,
+            startEarly: { [scheduler] run in await scheduler.schedule(admitting: run) })
     }
 
     private func makeCronTicker() -> CronTicker {

@@ -19,7 +19,8 @@ public enum ProcessCSV {
             id: id, trigger: .event(event),
             handler: { context in
                 let data = try context.event.decodeData(EventData.self)
-                let chunks = context.directory + "/chunks"
+                let directory = try await context.directory()
+                let chunks = directory + "/chunks"
                 let record = try await context.step.run("fetch-import") { _ in
                     try await ProcessingRecord.require("import", id: data.importId, status: \ImportRecord.status) {
                         try await services.store.importRecord(id: data.importId)
@@ -27,7 +28,7 @@ public enum ProcessCSV {
                 }
                 let plan = try await context.step.run("download-and-chunk") { _ in
                     let source = try await services.blobs.localFile(
-                        for: record.blobUrl, downloadingInto: context.directory)
+                        for: record.blobUrl, downloadingInto: directory)
                     let plan = try await services.chunker.chunk(source, into: chunks)
                     _ = try ContactColumns(header: plan.header, mapping: record.columnMapping)
                     return plan

@@ -17,7 +17,7 @@ public enum ProcessExport {
             id: id, trigger: .event(event),
             handler: { context in
                 let data = try context.event.decodeData(EventData.self)
-                let folder = context.directory + "/parts"
+                let folder = try await context.directory() + "/parts"
                 let record = try await context.step.run("fetch-export") { _ in
                     try await ProcessingRecord.require("export", id: data.exportId, status: \ExportRecord.status) {
                         try await services.store.exportRecord(id: data.exportId)

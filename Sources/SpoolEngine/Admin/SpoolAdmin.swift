@@ -111,9 +111,9 @@ public struct SpoolAdmin: Sendable {
         let builder = RunBuilder(layout: layout)
         try await writer.gated {
             let ticket = try builder.ticket()
-            let staging = try builder.stage(
+            let staged = try builder.stage(
                 id: newID, function: record.function, event: event, eventID: record.eventID, now: now, replayOf: id)
-            try await builder.publish([(staging, newID)], since: ticket)
+            try await builder.publish([staged], since: ticket)
         }
         return newID
     }

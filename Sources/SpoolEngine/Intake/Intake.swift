@@ -17,6 +17,9 @@ struct Intake: Sendable {
     let clock: any SpoolClock
     let dedupeWindow: TimeInterval
     let logger: Logger
+    /// Given each new run before it is published, holding its lock, to start its first step while
+    /// the intake makes it durable; nil leaves new runs to be found in `runs/`.
+    var startEarly: (@Sendable (AdmittingRun) async -> Void)? = nil
     /// Claims this process is working on. A claim's flock keeps other processes out, but a symbolic
     /// link or a device cannot be opened to be locked: the intake and a rescan's recovery of the
     /// same claim must not both reject it.
@@ -191,24 +194,45 @@ struct Intake: Sendable {
                 (function, RunID(date: claimedAt, function: function.id, seed: "\(claimName)#\(index)#\(function.id)"))
             }
             let ticket = try builder.ticket()
-            var staged: [(staging: String, id: RunID)] = []
+            var staged: [RunBuilder.StagedRun] = []
             for (function, id) in runs where try isNew || needsStaging(id) {
-                let staging = try builder.stage(id: id, function: function.id, event: event, eventID: eventID, now: now)
-                staged.append((staging, id))
+                staged.append(
+                    try builder.stage(id: id, function: function.id, event: event, eventID: eventID, now: now))
             }
             if explicitID != nil {
                 guard try await markers.claim(eventID, claim: claimName, runs: runs.map(\.1), now: now) else {
-                    for (staging, _) in staged { try Disk.removeTree(staging) }
+                    for run in staged { try Disk.removeTree(run.directory) }
                     logger.info("event \(eventID) from \(original) is a duplicate within the dedupe window; ignored")
                     continue
                 }
             }
-            try await builder.publish(staged, since: ticket)
+            let admissions = await handOff(staged)
+            do {
+                try await builder.publish(staged, since: ticket) { admissions[$0]?.decide(admitted: true) }
+            } catch {
+                for admission in admissions.values { admission.decide(admitted: false) }
+                throw error
+            }
             created += staged.map(\.id)
         }
         // A file with other names (a hard link from outside the spool) is not kept: it is not the spool's.
         try dispose(claim: path, keptBy: info.st_nlink == 1 ? created.first : nil)
         return created
+    }
+
+    /// Gives each staged run to `startEarly` with its lock; returns the admissions to decide.
+    private func handOff(_ staged: [RunBuilder.StagedRun]) async -> [RunID: Admission] {
+        guard let startEarly else { return [:] }
+        var admissions: [RunID: Admission] = [:]
+        for run in staged {
+            guard let lock = try? RunLock.tryAcquire(runDirectory: run.directory),
+                let event = try? JSONDecoder().decode(Event.self, from: run.event)
+            else { continue }
+            let admission = Admission()
+            admissions[run.id] = admission
+            await startEarly(AdmittingRun(record: run.record, event: event, lock: lock, admission: admission))
+        }
+        return admissions
     }
 
     /// Whether a run of this claim must be (re)built: it does not exist yet, or it is in `runs/`

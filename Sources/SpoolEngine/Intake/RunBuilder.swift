@@ -11,23 +11,33 @@ struct RunBuilder: Sendable {
     /// The staging path for a run; dot-named, so every reader ignores it.
     func stagingDirectory(for id: RunID) -> String { layout.runs + "/.stage-" + id.rawValue }
 
-    /// Writes event.json, run.json, steps/ and the first log line; returns the staging path.
-    /// Nothing is flushed yet: `publish` flushes before it renames. Runs on a writer thread.
+    /// A run written in its staging directory, not yet published.
+    struct StagedRun: Sendable {
+        let directory: String
+        let record: RunRecord
+        /// event.json as written, so a worker starting the run early reads the event a replay reads.
+        let event: Data
+        var id: RunID { record.id }
+    }
+
+    /// Writes event.json, run.json, steps/ and the first log line in the run's staging directory.
+    /// Nothing is flushed yet: `publish` flushes before it renames.
     func stage(
         id: RunID, function: String, event: Event, eventID: String, now: Date, replayOf: RunID? = nil
-    ) throws -> String {
+    ) throws -> StagedRun {
         let staging = stagingDirectory(for: id)
         if Disk.exists(staging) { try Disk.removeTree(staging) }
         try Disk.makeDirectory(staging)
         try Disk.makeDirectory(staging + "/" + RunFiles.steps)
-        try Disk.createFile(staging + "/" + RunFiles.event, contents: try SpoolJSON.encoder.encode(event))
+        let encodedEvent = try SpoolJSON.encoder.encode(event)
+        try Disk.createFile(staging + "/" + RunFiles.event, contents: encodedEvent)
         var record = RunRecord(id: id, function: function, event: event, eventID: eventID, now: now)
         record.replayOf = replayOf?.rawValue
         try Disk.createFile(staging + "/" + RunFiles.record, contents: try record.encoded())
         var line = try SpoolJSON.lineEncoder.encode(RunLogEntry(at: now, kind: .created))
         line.append(UInt8(ascii: "\n"))
         try Disk.createFile(staging + "/" + RunFiles.log, contents: line)
-        return staging
+        return StagedRun(directory: staging, record: record, event: encodedEvent)
     }
 
     /// A ticket to take before staging: `publish` fails if a flush failed while the runs were staged.
@@ -44,12 +54,17 @@ struct RunBuilder: Sendable {
         return (try? RunRecord.decode(record)) != nil && (try? JSONDecoder().decode(Event.self, from: event)) != nil
     }
 
-    /// Flushes the staged runs, renames them into `runs/` and flushes again.
-    func publish(_ staged: [(staging: String, id: RunID)], since ticket: GroupFlush.Ticket) async throws {
+    /// Flushes the staged runs, renames them into `runs/` (telling `renamed` of each) and flushes again.
+    func publish(
+        _ staged: [StagedRun], since ticket: GroupFlush.Ticket, renamed: (RunID) -> Void = { _ in }
+    ) async throws {
         guard !staged.isEmpty else { return }
         let flush = try GroupFlush.of(layout.runs)
-        try await flush.flushed(since: ticket, for: staged[0].staging)
-        for (staging, id) in staged { try Disk.renameNoReplace(staging, layout.liveRun(id)) }
+        try await flush.flushed(since: ticket, for: staged[0].directory)
+        for run in staged {
+            try Disk.renameNoReplace(run.directory, layout.liveRun(run.id))
+            renamed(run.id)
+        }
         try await flush.flushed(since: ticket, for: layout.runs)
     }
 }

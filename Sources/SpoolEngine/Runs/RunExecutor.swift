@@ -22,9 +22,14 @@ struct RunExecutor: Sendable {
     let logger: Logger
     let isStopping: @Sendable () -> Bool
 
-    func execute(_ id: RunID) async -> Outcome {
+    /// Executes a live run, or a new one handed over by the intake before it is published.
+    func execute(_ id: RunID, admitting: AdmittingRun? = nil) async -> Outcome {
         let directory = layout.liveRun(id)
         do {
+            if let admitting {
+                defer { withExtendedLifetime(admitting.lock) {} }
+                return try await executeAdmitting(admitting, directory: directory)
+            }
             guard Disk.isDirectory(directory) else {
                 if Disk.exists(directory) { try await rejectStray(id) }
                 return .finished
@@ -34,6 +39,8 @@ struct RunExecutor: Sendable {
             }
             defer { withExtendedLifetime(lock) {} }
             return try await executeLocked(id, directory: directory)
+        } catch is Admission.Refused {
+            return .finished
         } catch {
             logger.error("run \(id) could not be executed: \(error); it will be tried again in 5 s")
             return .wake(at: clock.now().addingTimeInterval(5))
@@ -75,22 +82,55 @@ struct RunExecutor: Sendable {
             return try await runFailureHandler(function, event: event, record: &record, directory: directory, log: log)
         }
 
+        let completed = try Step.completedSteps(in: directory + "/" + RunFiles.steps)
+        return try await runHandler(
+            function, event: event, record: record, directory: directory, log: log, completedSteps: completed,
+            admission: nil)
+    }
+
+    /// Starts a new run from the record and event the intake handed over, while the intake
+    /// publishes it; `admission` holds back every write in the run's directory until then.
+    private func executeAdmitting(_ run: AdmittingRun, directory: String) async throws -> Outcome {
+        guard let function = registry[run.record.function] else {
+            try await run.admission.admitted()
+            return try await executeLocked(run.id, directory: directory)
+        }
+        let log = RunLog(runDirectory: directory, writer: writer)
+        return try await runHandler(
+            function, event: run.event, record: run.record, directory: directory, log: log, completedSteps: [],
+            admission: run.admission)
+    }
+
+    /// Marks the run running, calls the handler and records what its end means.
+    private func runHandler(
+        _ function: SpoolFunction, event: Event, record: RunRecord, directory: String, log: RunLog,
+        completedSteps: Set<String>, admission: Admission?
+    ) async throws -> Outcome {
+        let id = record.id
+        var record = record
+        let now = clock.now()
         let resumed = record
         record.status = .running
         record.startedAt = record.startedAt ?? UTCTime.iso8601(now)
         record.updatedAt = UTCTime.iso8601(now)
         // The handler need not wait for this record: each step's publish flushes it too, and
-        // settling waits for it, so no later run.json can be overtaken by it.
+        // settling waits for it, so no later run.json can be overtaken by it. Its steps wait for
+        // the log line, which comes first in log.jsonl.
         let started = try record.encoded()
-        async let recordedStart: Void = writer.replace(started, at: directory + "/" + RunFiles.record)
-        try? await log.append(
-            RunLogEntry(at: now, kind: .started, step: record.currentStep, attempt: record.attempt + 1))
+        let startLine = RunLogEntry(at: now, kind: .started, step: record.currentStep, attempt: record.attempt + 1)
+        let logged = Task {
+            try await admission?.admitted()
+            try? await log.append(startLine)
+        }
+        async let recordedStart: Void = replaceRecord(
+            started, at: directory + "/" + RunFiles.record, once: admission)
 
-        let step = try makeStep(
-            id, folder: directory + "/" + RunFiles.steps, logPrefix: "", record: resumed, retry: function.retry,
-            log: log)
+        let step = makeStep(
+            id, folder: directory + "/" + RunFiles.steps, completed: completedSteps, logPrefix: "", record: resumed,
+            retry: function.retry, log: log, beforeWriting: { try await logged.value })
         let context = RunContext(
-            event: event, runID: id, functionID: function.id, step: step, directory: directory, logger: runLogger(id))
+            event: event, runID: id, functionID: function.id, step: step, logger: runLogger(id),
+            runDirectory: directory, admission: admission)
         var thrown: Error?
         do {
             try await function.handler(context)
@@ -98,9 +138,15 @@ struct RunExecutor: Sendable {
             thrown = error
         }
         try await recordedStart
+        try await logged.value
         return try await settle(
             function, event: event, record: &record, directory: directory, log: log,
             interruption: step.recordedInterruption, thrown: thrown)
+    }
+
+    private func replaceRecord(_ data: Data, at path: String, once admission: Admission?) async throws {
+        try await admission?.admitted()
+        try await writer.replace(data, at: path)
     }
 
     /// Records what the handler's end means: done, a retry, a sleep, a stop, or a failure.
@@ -178,9 +224,10 @@ struct RunExecutor: Sendable {
         }
         let folder = directory + "/" + RunFiles.onFailureSteps
         try await writer.makeDirectory(folder)
-        let step = try makeStep(
-            record.id, folder: folder, logPrefix: RunFiles.onFailureSteps + "/", record: record, retry: function.retry,
-            log: log)
+        let step = makeStep(
+            record.id, folder: folder, completed: try Step.completedSteps(in: folder),
+            logPrefix: RunFiles.onFailureSteps + "/", record: record, retry: function.retry, log: log,
+            beforeWriting: {})
         let context = FailureContext(
             event: event, runID: record.id, functionID: function.id, error: error, step: step, directory: directory,
             logger: runLogger(record.id))
@@ -354,18 +401,20 @@ struct RunExecutor: Sendable {
     }
 
     private func makeStep(
-        _ id: RunID, folder: String, logPrefix: String, record: RunRecord, retry: RetryPolicy, log: RunLog
-    ) throws -> Step {
+        _ id: RunID, folder: String, completed: Set<String>, logPrefix: String, record: RunRecord,
+        retry: RetryPolicy, log: RunLog, beforeWriting: @escaping @Sendable () async throws -> Void
+    ) -> Step {
         let cancelPath = layout.liveRun(id) + "/" + RunFiles.cancelRequest
         let isStopping = self.isStopping
-        return try Step(
-            runID: id, directory: folder, record: record, retry: retry, writer: writer, clock: clock, log: log,
-            logPrefix: logPrefix,
+        return Step(
+            runID: id, directory: folder, completed: completed, record: record, retry: retry, writer: writer,
+            clock: clock, log: log, logPrefix: logPrefix,
             checkInterruption: {
                 if Disk.exists(cancelPath) { return .cancelled }
                 if isStopping() { return .stopping }
                 return nil
-            })
+            },
+            beforeWriting: beforeWriting)
     }
 
     private func runLogger(_ id: RunID) -> Logger {

@@ -8,6 +8,8 @@ actor Scheduler {
     private var due: [RunID: Date] = [:]
     private var queue = DueQueue()
     private var inFlight: Set<RunID> = []
+    /// New runs due now whose worker may start before they are published (see `AdmittingRun`).
+    private var admitting: [RunID: AdmittingRun] = [:]
     private var waiters: [CheckedContinuation<Void, Never>] = []
     private var timer: Task<Void, Never>?
     private var timerDeadline: Date?
@@ -34,6 +36,16 @@ actor Scheduler {
         guard !isKnown(id) else { return }
         schedule(id, at: date)
     }
+
+    /// Schedules a new run for now, to be handed to its worker with what it needs to start early.
+    func schedule(admitting run: AdmittingRun) {
+        guard !stopped, !isKnown(run.id) else { return }
+        admitting[run.id] = run
+        schedule(run.id, at: clock.now())
+    }
+
+    /// What a worker needs to start a run that `next()` returned before it is published, if it is one.
+    func takeAdmitting(_ id: RunID) -> AdmittingRun? { admitting.removeValue(forKey: id) }
 
     /// Replaces a run's due date (after an execution said when to come back).
     func reschedule(_ id: RunID, at date: Date) {
@@ -77,6 +89,7 @@ actor Scheduler {
 
     func stop() {
         stopped = true
+        admitting = [:]
         timer?.cancel()
         wakeWorkers()
     }

@@ -6,9 +6,18 @@ public struct RunContext: Sendable {
     public let runID: RunID
     public let functionID: String
     public let step: Step
-    /// The run's directory in `runs/`: files a function keeps beside its steps (CSV chunks, export parts).
-    public let directory: String
     public let logger: Logger
+    let runDirectory: String
+    /// Set for a new run whose first step may start before the run is on disk in `runs/`.
+    let admission: Admission?
+
+    /// The run's directory in `runs/`, for files a function keeps beside its steps (CSV chunks,
+    /// export parts). It waits until the run is there: a new run's first step may start while the
+    /// intake is still making the run durable.
+    public func directory() async throws -> String {
+        try await admission?.admitted()
+        return runDirectory
+    }
 }
 
 /// What an `onFailure` handler receives: the failed run's event and the error that ended it.

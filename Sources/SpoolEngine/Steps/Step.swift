@@ -20,14 +20,17 @@ public final class Step: @unchecked Sendable {
     private let clock: any SpoolClock
     private let log: RunLog
     private let checkInterruption: @Sendable () -> StepInterruption?
+    /// Awaited before a step's result is published: a run started early is not yet in `runs/`.
+    private let beforeWriting: @Sendable () async throws -> Void
     /// Prefixes step ids in log.jsonl (`on-failure/` for the failure handler's steps).
     private let logPrefix: String
 
     init(
-        runID: RunID, directory: String, record: RunRecord, retry: RetryPolicy, writer: DurableWriter,
-        clock: any SpoolClock, log: RunLog, logPrefix: String,
-        checkInterruption: @escaping @Sendable () -> StepInterruption?
-    ) throws {
+        runID: RunID, directory: String, completed: Set<String>, record: RunRecord, retry: RetryPolicy,
+        writer: DurableWriter, clock: any SpoolClock, log: RunLog, logPrefix: String,
+        checkInterruption: @escaping @Sendable () -> StepInterruption?,
+        beforeWriting: @escaping @Sendable () async throws -> Void
+    ) {
         self.logPrefix = logPrefix
         self.runID = runID
         self.directory = directory
@@ -37,8 +40,13 @@ public final class Step: @unchecked Sendable {
         self.clock = clock
         self.log = log
         self.checkInterruption = checkInterruption
-        self.completed = Set(
-            try Disk.listVisible(directory).filter { $0.hasSuffix(".json") }.map { String($0.dropLast(5)) })
+        self.beforeWriting = beforeWriting
+        self.completed = completed
+    }
+
+    /// The ids of the steps whose results are in `directory`.
+    static func completedSteps(in directory: String) throws -> Set<String> {
+        Set(try Disk.listVisible(directory).filter { $0.hasSuffix(".json") }.map { String($0.dropLast(5)) })
     }
 
     /// Runs `body` once per run and returns its memoized result.
@@ -62,6 +70,7 @@ public final class Step: @unchecked Sendable {
             throw fail(id, attempt: attempt, retries: retries ?? retry.retries, error: error)
         }
         let data = try SpoolJSON.encoder.encode(StepResult(data: value))
+        try await beforeWriting()
         do {
             try await writer.publish(data, at: path(of: id))
         } catch {
@@ -110,6 +119,7 @@ public final class Step: @unchecked Sendable {
             deadline = wakeAt(now)
         }
         guard deadline <= now else { throw interrupt(.sleep(step: id, until: deadline)) }
+        try await beforeWriting()
         do {
             try await writer.publish(
                 try SpoolJSON.encoder.encode(StepResult(data: UTCTime.iso8601(deadline))), at: path(of: id))
