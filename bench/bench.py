@@ -157,7 +157,8 @@ class Bench:
         return HueyPeerServer(storage, state_dir, self.config.peer_workers, appendfsync)
 
     def on_history_spool(self, round_dir, workload):
-        """Runs the workload on the history spool, then removes the runs it added."""
+        """Runs the workload on the history spool, then moves the runs it added into the round's
+        folder, which goes with the rest at the end of the run."""
         state_dir = fresh_directory(os.path.join(round_dir, "tiny-spool-history"))
         kept = self.history.entries()
         try:
@@ -165,10 +166,10 @@ class Bench:
                                  self.config.spool_concurrency) as server:
                 return workload(server)
         finally:
-            self.history.remove_entries_not_in(kept)
+            self.history.move_entries_not_in(kept, os.path.join(state_dir, "added"))
 
     def run_data_workloads(self, figures, round_dir):
-        """Import, then export, on Spool and on the sqlite3 CLI; the files are removed unless one failed."""
+        """Import, then export, on Spool and on the sqlite3 CLI; the files stay until the run ends."""
         data_dir = fresh_directory(os.path.join(round_dir, "data"))
         spool_dir = os.path.join(data_dir, "spool")
         database = os.path.join(data_dir, "plain.sqlite")
@@ -182,9 +183,6 @@ class Bench:
         if "error" not in figures["import/sqlite3"]:
             self.measure(figures, "export/sqlite3", workloads.sqlite_export, database,
                          os.path.join(data_dir, "plain-export.csv"))
-        if not any("error" in figures.get(f"{kind}/{system}", {})
-                   for kind in ("import", "export") for system in ("spool", "sqlite3")):
-            shutil.rmtree(data_dir, ignore_errors=True)
 
     def generate_csv(self):
         self.csv_path = os.path.join(RUN_DIR, "contacts.csv")

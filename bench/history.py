@@ -2,7 +2,7 @@
 
 It lives in bench/.work/history/spool. `complete.json` beside it is written only after a
 generation finished, so a spool without it (an interrupted generation) is made anew. Each
-measurement on it removes the runs it added, so the spool keeps exactly the runs generated.
+measurement on it moves the runs it added out of it, so the spool keeps exactly the runs generated.
 """
 import datetime
 import json
@@ -94,10 +94,11 @@ class HistorySpool:
                 found.update(os.path.join(folder, name) for name in os.listdir(path))
         return found
 
-    def remove_entries_not_in(self, kept):
-        for relative in sorted(self.entries() - kept, reverse=True):
+    def move_entries_not_in(self, kept, aside):
+        """Renames every entry added since `kept` into `aside` (on the same file system), so the
+        spool keeps exactly its generated runs and no inode is freed while measurements go on."""
+        os.makedirs(aside, exist_ok=True)
+        for index, relative in enumerate(sorted(self.entries() - kept, reverse=True)):
             path = os.path.join(self.spool_dir, relative)
-            if os.path.isdir(path) and not os.path.islink(path):
-                shutil.rmtree(path, ignore_errors=True)
-            elif os.path.lexists(path):
-                os.remove(path)
+            if os.path.lexists(path):
+                os.rename(path, os.path.join(aside, f"{index}-{relative.replace(os.sep, '-')}"))
