@@ -108,10 +108,13 @@ import Testing
 
     // MARK: Pages
 
-    @Test func pagesWalkEveryContactOnceOldestFirst() async throws {
+    /// With `splitPageRows` 4, each page of 5 is read in two halves on two connections.
+    @Test(arguments: [5_000, 4])
+    func pagesWalkEveryContactOnceOldestFirst(splitPageRows: Int) async throws {
         try await withTemporaryDirectory { directory in
             let clock = ManualClock()
-            let store = try makeStore(in: directory, clock: clock)
+            var store = try makeStore(in: directory, clock: clock)
+            store.splitPageRows = splitPageRows
             let (workspace, _) = try await owners(store)
             let before = try await store.createWorkspace(name: "Before")
             let after = try await store.createWorkspace(name: "After")
@@ -163,13 +166,22 @@ import Testing
             let store = try makeStore(in: directory)
             let plan = try await store.connection.read { db in
                 try db.fetchAll(
-                    "EXPLAIN QUERY PLAN " + SQLiteFolksbaseStore.contactFieldsPageSQL, "ws_x", Int64(0), "", 10
+                    "EXPLAIN QUERY PLAN " + SQLiteFolksbaseStore.contactFieldsPageSQL, "ws_x", Int64(0), "",
+                    Int64(9), "", 10
                 ) { $0.string(at: 3) }
             }
             // One SEARCH line on the index's range, and no "USE TEMP B-TREE FOR ORDER BY".
             #expect(plan.count == 1)
             #expect(plan.first?.contains("USING INDEX contacts_workspace_created_id") == true)
-            #expect(plan.first?.hasSuffix("(workspace_id=? AND (created_at,id)>(?,?))") == true)
+            #expect(
+                plan.first?.hasSuffix("(workspace_id=? AND (created_at,id)>(?,?) AND (created_at,id)<(?,?))") == true)
+            let middle = try await store.connection.read { db in
+                try db.fetchAll(
+                    "EXPLAIN QUERY PLAN " + SQLiteFolksbaseStore.contactCursorSQL, "ws_x", Int64(0), "", 10
+                ) { $0.string(at: 3) }
+            }
+            #expect(middle.count == 1)
+            #expect(middle.first?.contains("USING COVERING INDEX contacts_workspace_created_id") == true)
         }
     }
 

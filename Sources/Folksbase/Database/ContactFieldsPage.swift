@@ -37,6 +37,15 @@ public struct ContactFieldsPage: Sendable {
         }
     }
 
+    /// Adds the contacts of `next`, the page that follows this one; its cursor becomes this page's.
+    mutating func append(_ next: ContactFieldsPage) {
+        guard next.count > 0 else { return }
+        let offset = bytes.count
+        bytes.append(contentsOf: next.bytes)
+        ends.append(contentsOf: next.ends.lazy.map { $0 + offset })
+        cursor = next.cursor
+    }
+
     /// Calls `body` with each field of contact `row` in turn (field index, bytes).
     public func forEachField(ofRow row: Int, _ body: (Int, UnsafeBufferPointer<UInt8>) -> Void) {
         bytes.withUnsafeBufferPointer { buffer in

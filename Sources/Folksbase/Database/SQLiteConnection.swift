@@ -116,6 +116,9 @@ public final class SQLiteConnection: @unchecked Sendable {
         }
     }
 
+    /// Another connection to the same file, with the same configuration.
+    public func sibling() throws -> SQLiteConnection { try SQLiteConnection(path: path, configuration: configuration) }
+
     /// `read`, for async callers: the blocking work runs on the connection's own thread.
     public func read<T: Sendable>(_ body: @escaping @Sendable (Session) throws -> T) async throws -> T {
         try await onQueue { try self.read(body) }

@@ -2,31 +2,73 @@ import Foundation
 
 /// Reading a workspace's contacts in pages, for exports.
 extension SQLiteFolksbaseStore {
+    /// A large page is read in two halves at once, each on its own connection and thread: the
+    /// rows up to the middle contact on one, the rest on the other. Each half is a keyset range of
+    /// its own, so a contact deleted or added meanwhile is neither read twice nor skipped.
     public func contactFieldsPage(workspaceID: String, after cursor: ContactCursor?, limit: Int) async throws
         -> ContactFieldsPage
     {
         guard limit >= 0 else { throw FolksbaseError(.invalidInput, "a page limit cannot be negative (got \(limit))") }
-        return try await connection.read { db in
-            var page = ContactFieldsPage(capacity: limit)
-            let statement = try db.statement(Self.contactFieldsPageSQL)
-            defer { statement.reset() }
-            // Ids are never empty, so "" starts before the first contact created at the cursor's time.
-            try statement.bind([workspaceID, cursor?.createdAt ?? Int64.min, cursor?.id ?? "", Int64(limit)])
-            // The cursor is the last row's: its id is kept as bytes and made a String once.
-            var lastCreatedAt: Int64 = 0
-            var lastID: [UInt8] = []
-            while try statement.step() {
-                page.append { index, bytes in statement.appendText(at: index, to: &bytes) }
-                lastCreatedAt = statement.int64(at: 5)
-                lastID.removeAll(keepingCapacity: true)
-                statement.appendText(at: 6, to: &lastID)
+        guard limit >= splitPageRows else {
+            return try await connection.read { db in
+                try Self.contactFieldsPage(db, workspaceID: workspaceID, after: cursor, through: nil, limit: limit)
             }
-            if page.count > 0 {
-                page.cursor = ContactCursor(createdAt: lastCreatedAt, id: String(decoding: lastID, as: UTF8.self))
-            }
-            if page.count == 0 { try Self.requireWorkspace(workspaceID, db) }
-            return page
         }
+        let half = limit / 2
+        let middle = try await connection.read { db in
+            try Self.contactCursor(db, workspaceID: workspaceID, after: cursor, skipping: half - 1)
+        }
+        guard let middle else {
+            return try await connection.read { db in
+                try Self.contactFieldsPage(db, workspaceID: workspaceID, after: cursor, through: nil, limit: limit)
+            }
+        }
+        let second = try secondReader.connection()
+        async let rest = second.read { db in
+            try Self.contactFieldsPage(db, workspaceID: workspaceID, after: middle, through: nil, limit: limit - half)
+        }
+        var page = try await connection.read { db in
+            try Self.contactFieldsPage(db, workspaceID: workspaceID, after: cursor, through: middle, limit: half)
+        }
+        page.append(try await rest)
+        return page
+    }
+
+    private static func contactFieldsPage(
+        _ db: SQLiteConnection.Session, workspaceID: String, after cursor: ContactCursor?,
+        through last: ContactCursor?, limit: Int
+    ) throws -> ContactFieldsPage {
+        var page = ContactFieldsPage(capacity: limit)
+        let statement = try db.statement(Self.contactFieldsPageSQL)
+        defer { statement.reset() }
+        // Ids are never empty, so "" starts before the first contact created at the cursor's time.
+        try statement.bind([
+            workspaceID, cursor?.createdAt ?? Int64.min, cursor?.id ?? "", last?.createdAt ?? Int64.max,
+            last?.id ?? "\u{10FFFF}", Int64(limit),
+        ])
+        // The cursor is the last row's: its id is kept as bytes and made a String once.
+        var lastCreatedAt: Int64 = 0
+        var lastID: [UInt8] = []
+        while try statement.step() {
+            page.append { index, bytes in statement.appendText(at: index, to: &bytes) }
+            lastCreatedAt = statement.int64(at: 5)
+            lastID.removeAll(keepingCapacity: true)
+            statement.appendText(at: 6, to: &lastID)
+        }
+        if page.count > 0 {
+            page.cursor = ContactCursor(createdAt: lastCreatedAt, id: String(decoding: lastID, as: UTF8.self))
+        }
+        if page.count == 0 { try Self.requireWorkspace(workspaceID, db) }
+        return page
+    }
+
+    /// The cursor of the contact `skipping` contacts after `cursor`, from the index alone; nil if there are fewer.
+    private static func contactCursor(
+        _ db: SQLiteConnection.Session, workspaceID: String, after cursor: ContactCursor?, skipping: Int
+    ) throws -> ContactCursor? {
+        try db.fetchOne(
+            contactCursorSQL, workspaceID, cursor?.createdAt ?? Int64.min, cursor?.id ?? "", Int64(skipping)
+        ) { ContactCursor(createdAt: $0.int64(at: 0), id: $0.string(at: 1)) }
     }
 
     public func contactCount(workspaceID: String) async throws -> Int {
@@ -43,7 +85,13 @@ extension SQLiteFolksbaseStore {
     /// and contacts created together sit together in the table, so the rows are read nearly in order.
     static let contactFieldsPageSQL = """
         SELECT email, first_name, last_name, company, phone, created_at, id FROM contacts
+        WHERE workspace_id = ?1 AND (created_at, id) > (?2, ?3) AND (created_at, id) <= (?4, ?5)
+        ORDER BY created_at, id LIMIT ?6
+        """
+
+    static let contactCursorSQL = """
+        SELECT created_at, id FROM contacts
         WHERE workspace_id = ?1 AND (created_at, id) > (?2, ?3)
-        ORDER BY created_at, id LIMIT ?4
+        ORDER BY created_at, id LIMIT 1 OFFSET ?4
         """
 }

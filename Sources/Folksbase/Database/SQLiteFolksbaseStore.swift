@@ -6,6 +6,10 @@ public struct SQLiteFolksbaseStore: FolksbaseStore {
     /// The connection, for services that need SQL of their own (bulk contact upserts).
     public let connection: SQLiteConnection
     let clock: any SpoolClock
+    /// A second connection for the half of a large contact page read beside the first.
+    let secondReader: SiblingConnection
+    /// Contact pages of at least this many rows are read in two halves at once, one per connection.
+    var splitPageRows = 5_000
 
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     public init(
@@ -13,6 +17,7 @@ public struct SQLiteFolksbaseStore: FolksbaseStore {
         configuration: SQLiteConnection.Configuration = SQLiteConnection.Configuration()
     ) throws {
         self.connection = try SQLiteConnection(path: path, configuration: configuration)
+        self.secondReader = SiblingConnection(of: connection)
         self.clock = clock
         try Schema.migrate(connection)
     }

@@ -40,7 +40,7 @@ public struct ContactExporter: Sendable {
         }
         let file = String(format: "%06d.csv", number)
         try await writer.makeDirectory(folder)
-        try await writer.publish(Data(csv), at: folder + "/" + file)
+        try await writer.publish(csv, at: folder + "/" + file)
         return Part(file: file, rows: page.count, cursor: page.cursor ?? cursor)
     }
 

@@ -27,7 +27,7 @@ public final class DurableWriter: Sendable {
     public convenience init(layout: SpoolLayout) { self.init(gate: FreezeGate(layout: layout)) }
 
     /// Atomically replaces (or creates) `path` with `data`, durably.
-    public func publish(_ data: Data, at path: String) async throws {
+    public func publish(_ data: some ContiguousBytes & Sendable, at path: String) async throws {
         try await gated {
             let directory = Disk.parent(of: path)
             let flush = try GroupFlush.of(directory)
