@@ -173,11 +173,14 @@ public enum Disk {
         return String(path[path.index(after: slash)...])
     }
 
-    /// A name no other process or host will produce: pid, a counter and random bits.
+    /// A name no other process or host will produce: pid, a counter and random bits drawn once per
+    /// process (a later process with the same pid counts from 1 again, with other bits).
     public static func uniqueSuffix() -> String {
-        let count = UniqueCounter.next()
-        return "\(getpid())-\(count)-\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
+        "\(processID)-\(UniqueCounter.next())-\(processBits)"
     }
+
+    private static let processID = getpid()
+    private static let processBits = String(UInt32.random(in: 0...UInt32.max), radix: 36)
 }
 
 private enum UniqueCounter {

@@ -139,9 +139,11 @@ struct RunExecutor: Sendable {
         }
         try await recordedStart
         try await logged.value
+        // A run the intake started early has had no execution before this one, whose writers
+        // could have left temp files behind.
         return try await settle(
             function, event: event, record: &record, directory: directory, log: log,
-            interruption: step.recordedInterruption, thrown: thrown)
+            interruption: step.recordedInterruption, thrown: thrown, tempFilesPossible: admission == nil)
     }
 
     private func replaceRecord(_ data: Data, at path: String, once admission: Admission?) async throws {
@@ -152,12 +154,13 @@ struct RunExecutor: Sendable {
     /// Records what the handler's end means: done, a retry, a sleep, a stop, or a failure.
     private func settle(
         _ function: SpoolFunction, event: Event, record: inout RunRecord, directory: String, log: RunLog,
-        interruption: StepInterruption?, thrown: Error?
+        interruption: StepInterruption?, thrown: Error?, tempFilesPossible: Bool
     ) async throws -> Outcome {
         let now = clock.now()
         switch interruption ?? thrown.map({ betweenStepsFailure($0, record: record, retry: function.retry) }) {
         case nil:
-            try await finish(&record, as: .completed, directory: directory, log: log)
+            try await finish(
+                &record, as: .completed, directory: directory, log: log, removingTempFiles: tempFilesPossible)
             return .finished
         case .retry(let step, let at, let error):
             record.attempt = record.currentStep == step ? record.attempt + 1 : 1
@@ -276,7 +279,10 @@ struct RunExecutor: Sendable {
     }
 
     /// Writes the final run.json and moves the run directory into its state folder.
-    private func finish(_ record: inout RunRecord, as status: RunStatus, directory: String, log: RunLog) async throws {
+    private func finish(
+        _ record: inout RunRecord, as status: RunStatus, directory: String, log: RunLog,
+        removingTempFiles: Bool = true
+    ) async throws {
         let now = clock.now()
         record.status = status
         record.finishedAt = UTCTime.iso8601(now)
@@ -286,7 +292,7 @@ struct RunExecutor: Sendable {
             record.currentStep = nil
             record.attempt = 0
         }
-        await removeLeftoverTempFiles(in: directory)
+        if removingTempFiles { await removeLeftoverTempFiles(in: directory) }
         let kind: RunLogEntry.Kind = status == .completed ? .completed : status == .failed ? .failed : .cancelled
         try? await log.append(
             RunLogEntry(at: now, kind: kind, error: status == .failed ? record.lastError?.message : nil))
