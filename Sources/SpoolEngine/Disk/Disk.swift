@@ -68,6 +68,11 @@ public enum Disk {
         defer { close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw SpoolError.system("fstat", path: path) }
+        return try read(fd, path: path, info: info, limit: limit)
+    }
+
+    /// Reads the whole file open as `fd`, whose `fstat` is `info`; `path` names it in errors.
+    public static func read(_ fd: Int32, path: String, info: stat, limit: Int = 64 << 20) throws -> Data {
         guard (info.st_mode & S_IFMT) == S_IFREG else {
             throw SpoolError(.invalidInput, "\(path) is not a regular file")
         }

@@ -163,7 +163,7 @@ struct Intake: Sendable {
         }
         let events: [Event]
         do {
-            events = try EventParser.parse(Disk.read(path, limit: EventParser.maxFileSize))
+            events = try EventParser.parse(Disk.read(fd, path: path, info: info, limit: EventParser.maxFileSize))
         } catch let invalid as EventParser.Invalid {
             try await reject(path, original, reason: invalid.reason, problems: invalid.problems, now: now)
             return []
