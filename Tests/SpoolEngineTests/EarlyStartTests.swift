@@ -46,6 +46,22 @@ import Testing
             ])
     }
 
+    /// A worker starting a run early gets the event as the intake parsed it; a later execution
+    /// decodes event.json. The two must be equal.
+    @Test func anEventIsTheSameAfterItsRoundTripThroughEventJSON() throws {
+        let text = #"""
+            {"name": "x/go", "id": "e-1", "ts": 1795939200123, "v": "2",
+             "user": {"id": "u", "roles": ["a", "b"]},
+             "data": {"int": 42, "negative": -7, "big": 12345678901234567, "fraction": 0.1,
+                      "tiny": 1e-300, "huge": 1.7976931348623157e308, "zero": -0.0, "yes": true, "no": false,
+                      "nothing": null, "text": "é \" \\ / \n ☃", "list": [1, [2.5, "x"], {"k": null}], "empty": {}}}
+            """#
+        for event in try EventParser.parse(Data(text.utf8)) {
+            let decoded = try JSONDecoder().decode(Event.self, from: SpoolJSON.encoder.encode(event))
+            #expect(decoded == event)
+        }
+    }
+
     @Test func aRunThatIsNotPublishedDropsItsWorkAndRunsAgainFromItsClaim() async throws {
         let firstSteps = Counter()
         let directoryAnswers = LockedValue<[String]>([])

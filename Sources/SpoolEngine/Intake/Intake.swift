@@ -206,7 +206,7 @@ struct Intake: Sendable {
                     continue
                 }
             }
-            let admissions = await handOff(staged)
+            let admissions = await handOff(staged, event: event)
             do {
                 try await builder.publish(staged, since: ticket) { admissions[$0]?.decide(admitted: true) }
             } catch {
@@ -221,13 +221,12 @@ struct Intake: Sendable {
     }
 
     /// Gives each staged run to `startEarly` with its lock; returns the admissions to decide.
-    private func handOff(_ staged: [RunBuilder.StagedRun]) async -> [RunID: Admission] {
+    /// The event in memory is the one event.json holds: an event survives its JSON round trip.
+    private func handOff(_ staged: [RunBuilder.StagedRun], event: Event) async -> [RunID: Admission] {
         guard let startEarly else { return [:] }
         var admissions: [RunID: Admission] = [:]
         for run in staged {
-            guard let lock = try? RunLock.tryAcquire(runDirectory: run.directory),
-                let event = try? JSONDecoder().decode(Event.self, from: run.event)
-            else { continue }
+            guard let lock = try? RunLock.tryAcquire(runDirectory: run.directory) else { continue }
             let admission = Admission()
             admissions[run.id] = admission
             await startEarly(AdmittingRun(record: run.record, event: event, lock: lock, admission: admission))

@@ -15,8 +15,6 @@ struct RunBuilder: Sendable {
     struct StagedRun: Sendable {
         let directory: String
         let record: RunRecord
-        /// event.json as written, so a worker starting the run early reads the event a replay reads.
-        let event: Data
         var id: RunID { record.id }
     }
 
@@ -29,15 +27,14 @@ struct RunBuilder: Sendable {
         if Disk.exists(staging) { try Disk.removeTree(staging) }
         try Disk.makeDirectory(staging)
         try Disk.makeDirectory(staging + "/" + RunFiles.steps)
-        let encodedEvent = try SpoolJSON.encoder.encode(event)
-        try Disk.createFile(staging + "/" + RunFiles.event, contents: encodedEvent)
+        try Disk.createFile(staging + "/" + RunFiles.event, contents: try SpoolJSON.encoder.encode(event))
         var record = RunRecord(id: id, function: function, event: event, eventID: eventID, now: now)
         record.replayOf = replayOf?.rawValue
         try Disk.createFile(staging + "/" + RunFiles.record, contents: try record.encoded())
-        var line = try SpoolJSON.lineEncoder.encode(RunLogEntry(at: now, kind: .created))
+        var line = RunLogEntry(at: now, kind: .created).line
         line.append(UInt8(ascii: "\n"))
         try Disk.createFile(staging + "/" + RunFiles.log, contents: line)
-        return StagedRun(directory: staging, record: record, event: encodedEvent)
+        return StagedRun(directory: staging, record: record)
     }
 
     /// A ticket to take before staging: `publish` fails if a flush failed while the runs were staged.

@@ -31,6 +31,20 @@ public struct RunLogEntry: Codable, Sendable, Hashable {
         self.wakeAt = wakeAt.map(UTCTime.iso8601)
         self.by = ProcessIdentity.current
     }
+
+    /// The entry as one log.jsonl line, without the line end: what `SpoolJSON.lineEncoder` writes.
+    public var line: Data {
+        var text = JSONObjectText()
+        text.add("at", at)
+        text.add("kind", kind.rawValue)
+        text.add("step", step)
+        text.add("attempt", attempt)
+        text.add("durationMs", durationMs)
+        text.add("error", error)
+        text.add("wakeAt", wakeAt)
+        text.add("by", by)
+        return text.data(pretty: false)
+    }
 }
 
 /// Reads and appends a run's log.jsonl.
@@ -44,7 +58,7 @@ public struct RunLog: Sendable {
     }
 
     public func append(_ entry: RunLogEntry) async throws {
-        try await writer.append(line: SpoolJSON.lineEncoder.encode(entry), to: path)
+        try await writer.append(line: entry.line, to: path)
     }
 
     /// Every entry that parses; a torn last line (a crash mid-append) is skipped.

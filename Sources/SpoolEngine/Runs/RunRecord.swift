@@ -31,6 +31,16 @@ public struct RecordedError: Codable, Sendable, Hashable {
         self.nonRetriable = nonRetriable ? true : nil
         self.at = UTCTime.iso8601(at)
     }
+
+    var jsonText: JSONObjectText {
+        var text = JSONObjectText()
+        text.add("message", message)
+        text.add("step", step)
+        text.add("type", type)
+        text.add("nonRetriable", nonRetriable)
+        text.add("at", at)
+        return text
+    }
 }
 
 /// The contents of run.json: the run's state, replaced atomically at each transition.
@@ -82,8 +92,25 @@ public struct RunRecord: Codable, Sendable, Hashable {
         try JSONDecoder().decode(RunRecord.self, from: data)
     }
 
+    /// run.json's text: what `SpoolJSON.encoder` writes for the record.
     public func encoded() throws -> Data {
-        try SpoolJSON.encoder.encode(self)
+        var text = JSONObjectText()
+        text.add("id", id.rawValue)
+        text.add("function", function)
+        text.add("status", status.rawValue)
+        text.add("eventName", eventName)
+        text.add("eventID", eventID)
+        text.add("createdAt", createdAt)
+        text.add("updatedAt", updatedAt)
+        text.add("startedAt", startedAt)
+        text.add("finishedAt", finishedAt)
+        text.add("attempt", attempt)
+        text.add("currentStep", currentStep)
+        text.add("wakeAt", wakeAt)
+        text.add("lastError", lastError.map(\.jsonText))
+        text.add("manualRetries", manualRetries)
+        text.add("replayOf", replayOf)
+        return text.data(pretty: true)
     }
 }
 
