@@ -86,9 +86,14 @@ import Testing
         try Data(#"{"data": 1"#.utf8).write(to: URL(fileURLWithPath: steps + "/a.json"))
         #expect(await harness.executor.execute(id) == .finished)
         #expect(calls[""] == 1)
-        let names = try Disk.listVisible(try harness.spool.runDirectories("done")[0] + "/steps")
+        let done = try harness.spool.runDirectories("done")[0]
+        let names = try Disk.listVisible(done + "/steps")
         #expect(names.contains("a.json"))
         #expect(names.contains { $0.hasPrefix("a.json.unreadable-") })
+        #expect(
+            RunLog.read(done + "/log.jsonl").map(\.kind) == [
+                .created, .started, .recovered, .stepCompleted, .completed,
+            ])
     }
 
     @Test func stepNamesCannotEscapeTheStepsFolder() async throws {

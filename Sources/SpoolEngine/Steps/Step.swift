@@ -169,6 +169,7 @@ public final class Step: @unchecked Sendable {
         let aside = path + ".unreadable-" + Disk.uniqueSuffix()
         try? Disk.rename(path, aside)
         _ = lock.withLock { completed.remove(id) }
+        try? await beforeWriting()
         try? await log.append(
             RunLogEntry(
                 at: clock.now(), kind: .recovered, step: logPrefix + id,
