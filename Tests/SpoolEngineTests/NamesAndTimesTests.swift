@@ -18,6 +18,25 @@ import Testing
         #expect(!encoded.contains("/") && !encoded.hasPrefix("."))
     }
 
+    /// A listing reads each name in place, to its end: names of every length up to NAME_MAX, in a
+    /// folder large enough to need several reads of entries.
+    @Test func listingsReadNamesOfEveryLength() throws {
+        let spool = try TempSpool()
+        let folder = spool.layout.tmp + "/names"
+        try Disk.makeDirectory(folder)
+        var expected: Set<String> = []
+        for length in 1...255 {
+            for variant in ["a", "b", "c", "d"] {
+                let name = String(repeating: variant, count: length)
+                try Disk.createFile(folder + "/" + name, contents: Data())
+                expected.insert(name)
+            }
+        }
+        let listed = try Disk.list(folder)
+        #expect(listed.count == expected.count)
+        #expect(Set(listed) == expected)
+    }
+
     @Test func longNamesAreShortenedButStayDistinct() {
         let a = SafeName.encode(String(repeating: "a", count: 5000) + "1")
         let b = SafeName.encode(String(repeating: "a", count: 5000) + "2")

@@ -48,12 +48,18 @@ public enum Disk {
         defer { closedir(dir) }
         var names: [String] = []
         while let entry = readdir(dir) {
-            let name = withUnsafePointer(to: entry.pointee.d_name) {
-                $0.withMemoryRebound(to: CChar.self, capacity: Int(NAME_MAX) + 1) { String(cString: $0) }
-            }
+            let name = String(cString: entryName(entry))
             if name != "." && name != ".." { names.append(name) }
         }
         return names
+    }
+
+    /// The name in a directory entry `readdir` returned, read in place up to its NUL. The entry is
+    /// only as long as its name: copying the whole `d_name` array (`entry.pointee.d_name`) can read
+    /// past the end of the buffer `readdir` filled, and crash when that ends a page.
+    public static func entryName(_ entry: UnsafeMutablePointer<dirent>) -> UnsafePointer<CChar> {
+        let offset = MemoryLayout<dirent>.offset(of: \dirent.d_name)!
+        return UnsafeRawPointer(entry).advanced(by: offset).assumingMemoryBound(to: CChar.self)
     }
 
     /// Names that are work: everything not starting with a dot (temp files, rsync's, editors').

@@ -106,7 +106,8 @@ struct Intake: Sendable {
         defer { closedir(dir) }
         var found: [[CChar]] = []
         while let entry = readdir(dir) {
-            let bytes = withUnsafeBytes(of: entry.pointee.d_name) { Array($0.prefix { $0 != 0 }) }
+            let entryName = Disk.entryName(entry)
+            let bytes = UnsafeRawBufferPointer(start: entryName, count: strlen(entryName)).map { $0 }
             guard String(validating: bytes, as: UTF8.self) == nil, String(decoding: bytes, as: UTF8.self) == name
             else { continue }
             found.append((Array(directory.utf8) + [UInt8(ascii: "/")] + bytes + [0]).map { CChar(bitPattern: $0) })
