@@ -76,11 +76,15 @@ public final class DurableWriter: Sendable {
     /// then exchanged atomically with `path`, so the spare holds the previous version afterwards.
     /// Freed inodes are costly on file systems that skip recently freed ones when allocating. Only
     /// one writer at a time may replace a given file (a run's files belong to its lock holder).
-    public func replace(_ data: Data, at path: String) async throws {
+    ///
+    /// With `untilDurable: false` it returns once the new version is in place, before the flush
+    /// that makes the exchange durable: for a version nothing waits on, which any later flush
+    /// saves (the next replace flushes before its own exchange, so versions stay in order).
+    public func replace(_ data: Data, at path: String, untilDurable: Bool = true) async throws {
         try await gated {
             let flush = try GroupFlush.of(Disk.parent(of: path))
             let ticket = flush.ticket()
-            try await Self.replace(data, at: path, flush: flush, ticket: ticket)
+            try await Self.replace(data, at: path, flush: flush, ticket: ticket, untilDurable: untilDurable)
         }
     }
 
@@ -161,9 +165,9 @@ public final class DurableWriter: Sendable {
     }
 
     /// Writes `data` into the spare of `path`, then exchanges the two, each step flushed.
-    private static func replace(_ data: Data, at path: String, flush: GroupFlush, ticket: GroupFlush.Ticket)
-        async throws
-    {
+    private static func replace(
+        _ data: Data, at path: String, flush: GroupFlush, ticket: GroupFlush.Ticket, untilDurable: Bool = true
+    ) async throws {
         let spare = spare(of: path)
         let fd = open(spare, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else { throw SpoolError.system("open", path: spare) }
@@ -176,7 +180,7 @@ public final class DurableWriter: Sendable {
         close(fd)
         try await flush.flushed(since: ticket, for: spare)
         try Disk.exchange(spare, path)
-        try await flush.flushed(since: ticket, for: path)
+        if untilDurable { try await flush.flushed(since: ticket, for: path) }
     }
 
     /// Publishes whatever `write` writes to the temp file's descriptor.

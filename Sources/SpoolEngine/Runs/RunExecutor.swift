@@ -146,9 +146,10 @@ struct RunExecutor: Sendable {
             interruption: step.recordedInterruption, thrown: thrown, tempFilesPossible: admission == nil)
     }
 
+    /// The started record: the step files' flushes and the next record's make it durable.
     private func replaceRecord(_ data: Data, at path: String, once admission: Admission?) async throws {
         try await admission?.admitted()
-        try await writer.replace(data, at: path)
+        try await writer.replace(data, at: path, untilDurable: false)
     }
 
     /// Records what the handler's end means: done, a retry, a sleep, a stop, or a failure.
