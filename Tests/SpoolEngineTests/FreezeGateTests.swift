@@ -7,20 +7,12 @@ import Testing
     @Test func freezingWaitsForWritesInFlightAndHoldsNewOnesUntilThawed() async throws {
         let spool = try TempSpool()
         let gate = FreezeGate(layout: spool.layout)
-        let release = DispatchSemaphore(value: 0)
-        let inFlight = DispatchSemaphore(value: 0)
-        Thread {
-            _ = try? gate.whileThawed {
-                inFlight.signal()
-                release.wait()
-            }
-        }.start()
-        inFlight.wait()
+        let mutation = HeldMutation(gate)
         #expect(throws: SpoolError.self, "a write in flight keeps the freeze from completing") {
             try gate.freeze(timeout: .milliseconds(100))
         }
         #expect(!gate.isFrozen, "a freeze that timed out thaws again")
-        release.signal()
+        mutation.end()
         try gate.freeze(timeout: .seconds(10))
         #expect(gate.isFrozen)
 
@@ -40,24 +32,13 @@ import Testing
     @Test func overlappingMutationsOfOneProcessHoldTheFreezeOffUntilTheLastEnds() throws {
         let spool = try TempSpool()
         let gate = FreezeGate(layout: spool.layout)
-        let firstIn = DispatchSemaphore(value: 0)
-        let releaseFirst = DispatchSemaphore(value: 0)
-        let firstOut = DispatchSemaphore(value: 0)
-        Thread {
-            _ = try? gate.whileThawed {
-                firstIn.signal()
-                releaseFirst.wait()
-            }
-            firstOut.signal()
-        }.start()
-        firstIn.wait()
+        let first = HeldMutation(gate)
         // A second mutation starts and ends while the first runs; the first still holds the lock.
         try gate.whileThawed {}
         #expect(throws: SpoolError.self, "the first mutation is still in flight") {
             try gate.freeze(timeout: .milliseconds(100))
         }
-        releaseFirst.signal()
-        firstOut.wait()
+        first.end()
         try gate.freeze(timeout: .seconds(10))
         #expect(gate.isFrozen)
         try gate.thaw()
@@ -85,5 +66,29 @@ import Testing
         #expect(try Disk.list(spool.layout.root).allSatisfy { !$0.hasPrefix(".backup-") }, "the snapshot is removed")
         #expect(throws: SpoolError.self) { try SpoolBackup(layout: spool.layout).backup(to: destination) }
         #expect(throws: SpoolError.self) { try SpoolBackup(layout: spool.layout).backup(to: spool.layout.runs + "/x") }
+    }
+}
+
+/// A mutation on a thread of its own, inside the gate from `init` until `end()`.
+private final class HeldMutation: Sendable {
+    private let release = DispatchSemaphore(value: 0)
+    private let ended = DispatchSemaphore(value: 0)
+
+    init(_ gate: FreezeGate) {
+        let inside = DispatchSemaphore(value: 0)
+        Thread { [release, ended] in
+            _ = try? gate.whileThawed {
+                inside.signal()
+                release.wait()
+            }
+            ended.signal()
+        }.start()
+        inside.wait()
+    }
+
+    /// Lets the mutation finish and waits until it has left the gate.
+    func end() {
+        release.signal()
+        ended.wait()
     }
 }

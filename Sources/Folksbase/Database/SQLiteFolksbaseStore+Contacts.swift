@@ -9,16 +9,12 @@ extension SQLiteFolksbaseStore {
         -> ContactFieldsPage
     {
         guard limit >= 0 else { throw FolksbaseError(.invalidInput, "a page limit cannot be negative (got \(limit))") }
-        guard limit >= splitPageRows else {
-            return try await connection.read { db in
-                try Self.contactFieldsPage(db, workspaceID: workspaceID, after: cursor, through: nil, limit: limit)
-            }
-        }
         let half = limit / 2
-        let middle = try await connection.read { db in
-            try Self.contactCursor(db, workspaceID: workspaceID, after: cursor, skipping: half - 1)
-        }
-        guard let middle else {
+        guard limit >= splitPageRows,
+            let middle = try await connection.read({ db in
+                try Self.contactCursor(db, workspaceID: workspaceID, after: cursor, skipping: half - 1)
+            })
+        else {
             return try await connection.read { db in
                 try Self.contactFieldsPage(db, workspaceID: workspaceID, after: cursor, through: nil, limit: limit)
             }

@@ -5,7 +5,7 @@ import Foundation
 /// their bytes, nil members left out. run.json and log.jsonl lines are written at every step of
 /// every run, and Codable's encoder cost more than the rest of a step.
 struct JSONObjectText {
-    indirect enum Value {
+    enum Value {
         case string(String)
         case int(Int)
         case double(Double)
@@ -37,7 +37,7 @@ struct JSONObjectText {
             if index > 0 { out.append(UInt8(ascii: ",")) }
             if pretty { Self.newLine(&out, depth: depth + 1) }
             Self.appendString(member.key, to: &out)
-            out.append(contentsOf: pretty ? Array(" : ".utf8) : [UInt8(ascii: ":")])
+            if pretty { out.append(contentsOf: " : ".utf8) } else { out.append(UInt8(ascii: ":")) }
             switch member.value {
             case .string(let text): Self.appendString(text, to: &out)
             case .int(let number): out.append(contentsOf: String(number).utf8)
@@ -76,7 +76,7 @@ struct JSONObjectText {
             case 0x0C: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "f")])
             case 0x0D: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
             case 0..<0x20:
-                out.append(contentsOf: Array("\\u00".utf8))
+                out.append(contentsOf: "\\u00".utf8)
                 out.append(hexDigits[Int(byte >> 4)])
                 out.append(hexDigits[Int(byte & 0xF)])
             default: out.append(byte)
