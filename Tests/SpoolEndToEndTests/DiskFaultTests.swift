@@ -72,11 +72,18 @@ import Testing
             let flushFailures = audit.recordedErrors.filter { $0.hasPrefix("syncfs ") && $0.contains(error) }
             #expect(!flushFailures.isEmpty, "no failed flush was recorded: \(audit.recordedErrors)")
         } else if syscall == "write" {
-            // Recording is a write too: a hit counts as reported when the run or the server's log says so.
-            let reported = stepHits.filter { server.log.contains($0 + ": " + error) || recorded.contains($0) }
+            // Recording is a write too: a hit counts as reported when the run or the server's log says
+            // so, or when the writes that would have said so (the run's log.jsonl and the server's
+            // log) failed as well.
+            let serverLogFailed = injected.contains(server.logPath)
+            let reported = stepHits.filter { hit in
+                let runLog = hit.components(separatedBy: "/steps/")[0] + "/" + RunFiles.log
+                return server.log.contains(hit + ": " + error) || recorded.contains(hit)
+                    || (serverLogFailed && injected.contains(runLog))
+            }
             #expect(
-                stepHits.isEmpty || !reported.isEmpty,
-                "no failed step write was reported: \(stepHits) vs \(audit.recordedErrors)")
+                reported == stepHits,
+                "failed step writes not reported: \(stepHits) vs \(audit.recordedErrors); injected: \(injected)")
         } else {
             #expect(recorded == stepHits, "failed step calls not recorded: \(stepHits) vs \(audit.recordedErrors)")
         }
@@ -362,7 +369,7 @@ extension DiskFaultTests {
 final class ServeProcess {
     let process: Process
     private let traced: Bool
-    private let logPath: String
+    let logPath: String
 
     init(_ binary: SpoolBinary, under wrapper: [String] = [], _ extra: [String] = [], log name: String) throws {
         let process = Process()

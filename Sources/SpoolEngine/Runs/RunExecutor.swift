@@ -137,7 +137,15 @@ struct RunExecutor: Sendable {
         } catch {
             thrown = error
         }
-        try await recordedStart
+        do {
+            try await recordedStart
+        } catch let refused as Admission.Refused {
+            throw refused
+        } catch {
+            // The handler's outcome is settled all the same: the record that settles it replaces
+            // the one this was, and a step that failed is recorded as a failed attempt.
+            logger.warning("run \(id) could not be marked running: \(error); its attempt is settled anyway")
+        }
         try await logged.value
         // A run the intake started early has had no execution before this one, whose writers
         // could have left temp files behind.
