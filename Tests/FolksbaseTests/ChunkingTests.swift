@@ -31,6 +31,27 @@ import Testing
         }
     }
 
+    @Test(arguments: [(20, 4 << 20), (3, 4 << 20), (20, 1)])
+    func batchesOfAnySizeMakeTheSameChunksAndAFinalManifest(manifestEvery: Int, batchBytes: Int) async throws {
+        try await withTemporaryDirectory { root in
+            let source = root + "/in.csv"
+            try Data(Self.contacts(95).utf8).write(to: URL(fileURLWithPath: source))
+            var chunker = CSVChunker(writer: DurableWriter())
+            chunker.rowsPerChunk = 10
+            chunker.manifestEvery = manifestEvery
+            chunker.batchBytes = batchBytes
+            let plan = try await chunker.chunk(source, into: root + "/chunks")
+            #expect(plan.chunks.map(\.file) == (1...10).map { String(format: "%06d.csv", $0) })
+            #expect(plan.chunks.map(\.rows) == Array(repeating: 10, count: 9) + [5])
+            #expect(try Disk.list(root + "/chunks").sorted() == plan.chunks.map(\.file) + ["manifest.json"])
+            let manifest = try SpoolJSON.decoder.decode(
+                ChunkPlan.self, from: Disk.read(root + "/chunks/manifest.json"))
+            #expect(manifest == plan && manifest.complete)
+            let last = try ChunkFile(path: root + "/chunks/000010.csv")
+            #expect(try last.next()?.fields.first == "user91@example.com")
+        }
+    }
+
     @Test func aRetriedChunkingResumesAtTheRecordedOffsetNotRowOne() async throws {
         try await withTemporaryDirectory { root in
             let source = root + "/in.csv"

@@ -42,6 +42,23 @@ import Testing
         #expect(try Disk.read(target + "/run.json") == Data("done".utf8))
     }
 
+    @Test func aBatchLandsWholeOrLeavesNoTempFiles() throws {
+        let spool = try TempSpool()
+        let folder = spool.layout.runs
+        let files = (1...3).map { (data: Data("file \($0)".utf8), path: folder + "/\($0).csv") }
+        try DurableWriter.publishNow(files)
+        for file in files { #expect(try Disk.read(file.path) == file.data) }
+        #expect(try Disk.list(folder).sorted() == ["1.csv", "2.csv", "3.csv"])
+
+        // The third temp file cannot be created: the first two temp files go, and nothing is renamed.
+        let refused = [files[0], files[1], (data: Data("x".utf8), path: folder + "/missing/4.csv")].map {
+            (data: Data("new ".utf8) + $0.data, path: $0.path)
+        }
+        #expect(throws: SpoolError.self) { try DurableWriter.publishNow(refused) }
+        for file in files { #expect(try Disk.read(file.path) == file.data) }
+        #expect(try Disk.list(folder).sorted() == ["1.csv", "2.csv", "3.csv"])
+    }
+
     @Test func concurrentPublishesShareFlushesAndAllLand() async throws {
         let spool = try TempSpool()
         let writer = DurableWriter()

@@ -29,11 +29,14 @@ public struct ChunkPlan: Codable, Sendable, Hashable {
 ///
 /// Each chunk file starts with a `row` column holding the record's row number in the source, so
 /// row errors name the row a spreadsheet shows. Malformed records become row errors here and are
-/// not copied. Chunks are published one by one; `manifest.json` records progress every few
-/// chunks, so a retried chunking resumes at the last recorded offset instead of row 1.
+/// not copied. Chunks are published in batches of `manifestEvery` (fewer when they are large),
+/// two flushes a batch, and `manifest.json` records progress after each batch, so a retried
+/// chunking resumes at the last recorded offset instead of row 1.
 public struct CSVChunker: Sendable {
     public var rowsPerChunk = 500
     public var manifestEvery = 20
+    /// A batch is published early once its chunks hold this many bytes.
+    public var batchBytes = 4 << 20
     public static let problemLimit = 50
     public static let manifest = "manifest.json"
     let writer: DurableWriter
@@ -67,14 +70,25 @@ public struct CSVChunker: Sendable {
         var current = Data()
         var chunk = ChunkPlan.Chunk(
             file: "", rows: 0, problems: [], problemCount: 0, firstRow: 0, lastRow: 0, endOffset: 0)
+        var batch: [(data: Data, path: String)] = []
+        var batchedChunks: [ChunkPlan.Chunk] = []
+        var batchedBytes = 0
+        func publishBatch() throws {
+            guard !batchedChunks.isEmpty else { return }
+            try writer.publishGated(batch)
+            plan.chunks += batchedChunks
+            try writer.publishGated(try SpoolJSON.encoder.encode(plan), at: directory + "/" + Self.manifest)
+            batch.removeAll()
+            batchedChunks.removeAll()
+            batchedBytes = 0
+        }
         func flush() throws {
             guard chunk.rows + chunk.problemCount > 0 else { return }
-            chunk.file = String(format: "%06d.csv", plan.chunks.count + 1)
-            try writer.publishGated(headerLine + current, at: directory + "/" + chunk.file)
-            plan.chunks.append(chunk)
-            if plan.chunks.count % manifestEvery == 0 {
-                try writer.publishGated(try SpoolJSON.encoder.encode(plan), at: directory + "/" + Self.manifest)
-            }
+            chunk.file = String(format: "%06d.csv", plan.chunks.count + batchedChunks.count + 1)
+            batch.append((headerLine + current, directory + "/" + chunk.file))
+            batchedChunks.append(chunk)
+            batchedBytes += headerLine.count + current.count
+            if batchedChunks.count == manifestEvery || batchedBytes >= batchBytes { try publishBatch() }
             current.removeAll(keepingCapacity: true)
             chunk = ChunkPlan.Chunk(
                 file: "", rows: 0, problems: [], problemCount: 0, firstRow: 0, lastRow: 0, endOffset: 0)
@@ -102,6 +116,8 @@ public struct CSVChunker: Sendable {
             if chunk.rows + chunk.problemCount == rowsPerChunk { try flush() }
         }
         try flush()
+        try writer.publishGated(batch)
+        plan.chunks += batchedChunks
         plan.complete = true
         try writer.publishGated(try SpoolJSON.encoder.encode(plan), at: directory + "/" + Self.manifest)
         return plan

@@ -152,6 +152,35 @@ public final class DurableWriter: Sendable {
         try passGate { try Self.publishNow(data, at: path) }
     }
 
+    /// `publishNow` of several files behind the freeze gate.
+    public func publishGated(_ files: [(data: Data, path: String)]) throws {
+        try passGate { try Self.publishNow(files) }
+    }
+
+    /// Publishes several files on one file system with two flushes in all: every temp file is
+    /// written, one flush makes them durable, each is renamed into place, one flush makes the
+    /// renames durable. A failure unlinks the temp files not yet renamed; those renamed stay.
+    public static func publishNow(_ files: [(data: Data, path: String)]) throws {
+        guard let first = files.first else { return }
+        let flush = try GroupFlush.of(Disk.parent(of: first.path))
+        let ticket = flush.ticket()
+        var temps: [String] = []
+        var renamed = 0
+        defer { for temp in temps[renamed...] { unlink(temp) } }
+        for file in files {
+            temps.append(
+                try writeTemp(for: file.path) { fd, temp in
+                    try file.data.withUnsafeBytes { try Disk.writeAll(fd, $0, path: temp) }
+                })
+        }
+        try flush.wait(since: ticket, for: temps[0])
+        for (temp, file) in zip(temps, files) {
+            try Disk.rename(temp, file.path)
+            renamed += 1
+        }
+        try flush.wait(since: ticket, for: Disk.parent(of: first.path))
+    }
+
     /// The synchronous publish, for code already on a writer thread.
     public static func publishNow(_ data: Data, at path: String) throws {
         try publishNow(at: path) { fd, temp in
