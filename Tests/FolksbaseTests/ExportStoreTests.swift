@@ -161,7 +161,7 @@ import Testing
         }
     }
 
-    @Test func pagesUseTheWorkspaceCreationIndex() async throws {
+    @Test func pagesReadTheWorkspaceCreationIndexAlone() async throws {
         try await withTemporaryDirectory { directory in
             let store = try makeStore(in: directory)
             let plan = try await store.connection.read { db in
@@ -172,7 +172,7 @@ import Testing
             }
             // One SEARCH line on the index's range, and no "USE TEMP B-TREE FOR ORDER BY".
             #expect(plan.count == 1)
-            #expect(plan.first?.contains("USING INDEX contacts_workspace_created_id") == true)
+            #expect(plan.first?.contains("USING COVERING INDEX contacts_workspace_created_fields") == true)
             #expect(
                 plan.first?.hasSuffix("(workspace_id=? AND (created_at,id)>(?,?) AND (created_at,id)<(?,?))") == true)
             let middle = try await store.connection.read { db in
@@ -181,7 +181,7 @@ import Testing
                 ) { $0.string(at: 3) }
             }
             #expect(middle.count == 1)
-            #expect(middle.first?.contains("USING COVERING INDEX contacts_workspace_created_id") == true)
+            #expect(middle.first?.contains("USING COVERING INDEX contacts_workspace_created_fields") == true)
         }
     }
 

@@ -429,8 +429,8 @@ import Testing
             }
 
             let store = try SQLiteFolksbaseStore(path: path, clock: ManualClock())
-            #expect(try await userVersion(store) == 3)
-            #expect(Schema.version == 3)
+            #expect(try await userVersion(store) == 4)
+            #expect(Schema.version == 4)
             let page = try await store.contactFieldsPage(workspaceID: "ws_1", after: nil, limit: 10)
             #expect(page.count == 1 && page.cursor == ContactCursor(createdAt: time, id: "ct_1"))
             let old = try #require(try await store.importRecord(id: "imp_old"))
@@ -449,7 +449,7 @@ import Testing
 
             let before = try await dumpContacts(store)
             let reopened = try SQLiteFolksbaseStore(path: path)
-            #expect(try await userVersion(reopened) == 3)
+            #expect(try await userVersion(reopened) == 4)
             #expect(try await dumpContacts(reopened) == before)
             #expect(try await reopened.importRecord(id: job.id) == job)
         }
@@ -458,7 +458,13 @@ import Testing
     @Test func aFreshFileIsAtTheLatestVersion() async throws {
         try await withTemporaryDirectory { directory in
             let store = try makeStore(in: directory)
-            #expect(try await userVersion(store) == 3)
+            #expect(try await userVersion(store) == 4)
+            let indexes = try await store.connection.read { db in
+                try db.fetchAll(
+                    "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'contacts' AND sql IS NOT NULL"
+                ) { $0.string(at: 0) }
+            }
+            #expect(indexes == ["contacts_workspace_created_fields"])
             let columns = try await store.connection.read { db in
                 try db.fetchAll("SELECT name FROM pragma_table_info('contacts') ORDER BY cid") { $0.string(at: 0) }
             }

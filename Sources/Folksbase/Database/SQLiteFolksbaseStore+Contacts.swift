@@ -77,8 +77,8 @@ extension SQLiteFolksbaseStore {
         }
     }
 
-    /// The (workspace_id, created_at, id) index serves both the range and the order: no sort, no scan;
-    /// and contacts created together sit together in the table, so the rows are read nearly in order.
+    /// The (workspace_id, created_at, id, fields…) index serves the range, the order and the fields:
+    /// no sort, no scan, no lookup into the table.
     static let contactFieldsPageSQL = """
         SELECT email, first_name, last_name, company, phone, created_at, id FROM contacts
         WHERE workspace_id = ?1 AND (created_at, id) > (?2, ?3) AND (created_at, id) <= (?4, ?5)

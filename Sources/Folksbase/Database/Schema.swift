@@ -114,6 +114,14 @@ enum Schema {
         DROP INDEX contacts_workspace_created;
         CREATE INDEX contacts_workspace_created_id ON contacts(workspace_id, created_at, id);
         """,
+        // 4: the export's index holds the exported fields.
+        """
+        -- A page reads the index alone: no lookup into the table for each contact, which was most
+        -- of an export's time in SQLite. The index grows by the fields' size.
+        DROP INDEX contacts_workspace_created_id;
+        CREATE INDEX contacts_workspace_created_fields
+            ON contacts(workspace_id, created_at, id, email, first_name, last_name, company, phone);
+        """,
     ]
 
     /// The version a fully migrated database reports.
