@@ -129,6 +129,32 @@ import Testing
         #expect(runs["a"] == 1)
     }
 
+    @Test func aRunThatCannotLeaveRunsSaysSoInItsLogAndFinishesLater() async throws {
+        let runs = Counter()
+        let function = SpoolFunction(id: "f", trigger: .event("x/go")) { context in
+            try await context.step.run("a") { _ in runs.hit() }
+        }
+        let harness = try Harness([function])
+        let id = try await harness.send(#"{"name":"x/go"}"#)[0]
+        // A file where today's folder of done/ belongs: the move out of runs/ fails.
+        let day = harness.layout.doneDay(UTCTime.day(harness.clock.now()))
+        try Data().write(to: URL(fileURLWithPath: day))
+        #expect(await harness.executor.execute(id) == .wake(at: harness.clock.now().addingTimeInterval(5)))
+        let log = harness.layout.liveRun(id) + "/" + RunFiles.log
+        #expect(RunLog.read(log).map(\.kind).suffix(2) == [.completed, .interrupted])
+        #expect(RunLog.read(log).last?.error?.contains("could not be moved out of runs/ as completed") == true)
+
+        try Disk.removeFile(day)
+        #expect(await harness.executor.execute(id) == .finished)
+        let done = try harness.spool.runDirectories("done")
+        #expect(done.count == 1)
+        #expect(
+            RunLog.read(done[0] + "/" + RunFiles.log).map(\.kind).suffix(4) == [
+                .completed, .interrupted, .started, .completed,
+            ])
+        #expect(runs[""] == 1, "the step ran once")
+    }
+
     @Test func defaultPolicyIsInngestsTableWithJitter() {
         let policy = RetryPolicy()
         #expect(policy.retries == 4)

@@ -305,7 +305,16 @@ struct RunExecutor: Sendable {
         let kind: RunLogEntry.Kind = status == .completed ? .completed : status == .failed ? .failed : .cancelled
         try? await log.append(
             RunLogEntry(at: now, kind: kind, error: status == .failed ? record.lastError?.message : nil))
-        try await RunMover(layout: layout, writer: writer).finishLiveRun(record, to: status, at: now)
+        do {
+            try await RunMover(layout: layout, writer: writer).finishLiveRun(record, to: status, at: now)
+        } catch {
+            // The line above said the run ended; this one says it did not, so the log stays true.
+            try? await log.append(
+                RunLogEntry(
+                    at: clock.now(), kind: .interrupted,
+                    error: "could not be moved out of runs/ as \(status.rawValue): \(error); it is finished again"))
+            throw error
+        }
         logger.info("run \(record.id) \(status.rawValue)")
     }
 
