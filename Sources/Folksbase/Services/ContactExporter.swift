@@ -15,6 +15,7 @@ public struct ContactExporter: Sendable {
     let store: any FolksbaseStore
     let blobs: any BlobStore
     let writer: DurableWriter
+    let readAhead = PageReadAhead()
 
     public init(store: any FolksbaseStore, blobs: any BlobStore, writer: DurableWriter) {
         self.store = store
@@ -23,10 +24,17 @@ public struct ContactExporter: Sendable {
     }
 
     /// Writes part `number` (1-based; the first carries the header) from the contacts after `cursor`.
+    /// A full page starts the read of the next one, which the next part takes.
     public func writePart(_ number: Int, workspaceID: String, after cursor: ContactCursor?, folder: String)
         async throws -> Part
     {
-        let page = try await store.contactFieldsPage(workspaceID: workspaceID, after: cursor, limit: rowsPerPart)
+        let page = try await page(workspaceID: workspaceID, after: cursor)
+        if page.count == rowsPerPart, let next = page.cursor {
+            await readAhead.start(.init(workspaceID: workspaceID, cursor: next, limit: rowsPerPart)) {
+                [store, rowsPerPart] in
+                try await store.contactFieldsPage(workspaceID: workspaceID, after: next, limit: rowsPerPart)
+            }
+        }
         var csv: [UInt8] = []
         // Room for the fields, their commas and line ends, and some quoting.
         csv.reserveCapacity(page.byteCount + page.count * (ContactFieldsPage.fieldCount + 8) + 64)
@@ -42,6 +50,15 @@ public struct ContactExporter: Sendable {
         try await writer.makeDirectory(folder)
         try await writer.publish(csv, at: folder + "/" + file)
         return Part(file: file, rows: page.count, cursor: page.cursor ?? cursor)
+    }
+
+    private func page(workspaceID: String, after cursor: ContactCursor?) async throws -> ContactFieldsPage {
+        if let cursor,
+            let page = await readAhead.take(.init(workspaceID: workspaceID, cursor: cursor, limit: rowsPerPart))
+        {
+            return page
+        }
+        return try await store.contactFieldsPage(workspaceID: workspaceID, after: cursor, limit: rowsPerPart)
     }
 
     /// Uploads the parts, in order, as one CSV object; returns its URL.
