@@ -40,9 +40,10 @@ public protocol FolksbaseStore: Sendable {
     func importRecord(id: String) async throws -> ImportRecord?
     /// Imports newest first, of one workspace or of all when `workspaceID` is nil.
     func imports(workspaceID: String?) async throws -> [ImportRecord]
-    /// Applies one chunk exactly once: upserts `rows` by (workspace, email) in ONE transaction, records the result
-    /// under (importID, chunk) in the same transaction, and returns it; a second call for the same
-    /// (importID, chunk) returns the recorded result and writes nothing.
+    /// Applies one chunk exactly once: upserts `rows` by (workspace, email) atomically, records the result
+    /// under (importID, chunk) in the same transaction, and returns it once committed; a second call for
+    /// the same (importID, chunk) returns the recorded result and writes nothing. Chunks applied at
+    /// the same moment may share a transaction, each all or nothing.
     ///
     /// A row whose email an earlier row of the same import already wrote is skipped as `duplicate of row N`;
     /// `invalid` rows count as skipped. A blank (nil) field leaves the stored value as it is.

@@ -230,6 +230,22 @@ public final class SQLiteConnection: @unchecked Sendable {
 
         public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(connection.handle) }
 
+        /// Runs `body` inside a savepoint of the open transaction: when it throws, its changes are
+        /// undone and its error returned. Throws only if the undo fails, which leaves the whole
+        /// transaction to be rolled back.
+        public func inSavepoint<T>(_ body: () throws -> T) throws -> Result<T, Error> {
+            try executeScript("SAVEPOINT shared")
+            do {
+                let value = try body()
+                try executeScript("RELEASE shared")
+                return .success(value)
+            } catch {
+                try executeScript("ROLLBACK TO shared")
+                try executeScript("RELEASE shared")
+                return .failure(error)
+            }
+        }
+
         fileprivate func inTransaction<T>(_ begin: String, _ body: () throws -> T) throws -> T {
             try executeScript(begin)
             do {

@@ -54,7 +54,7 @@ extension SQLiteFolksbaseStore {
         importID: String, workspaceID: String, chunk: Int, rows: [ContactRow], invalid: [RowError]
     ) async throws -> ChunkResult {
         let time = Self.milliseconds(now())
-        return try await connection.transaction { db in
+        return try await chunkTransactions.run { db in
             if let recorded = try db.fetchOne(
                 "SELECT result FROM import_chunks WHERE import_id = ? AND chunk = ?", importID, chunk,
                 row: { $0.string(at: 0) })

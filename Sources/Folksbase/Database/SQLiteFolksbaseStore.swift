@@ -10,6 +10,8 @@ public struct SQLiteFolksbaseStore: FolksbaseStore {
     let secondReader: SiblingConnection
     /// Contact pages of at least this many rows are read in two halves at once, one per connection.
     var splitPageRows = 5_000
+    /// Import chunks applied at the same moment commit together.
+    let chunkTransactions: SharedTransactions<ChunkResult>
 
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     public init(
@@ -18,6 +20,7 @@ public struct SQLiteFolksbaseStore: FolksbaseStore {
     ) throws {
         self.connection = try SQLiteConnection(path: path, configuration: configuration)
         self.secondReader = SiblingConnection(of: connection)
+        self.chunkTransactions = SharedTransactions(on: connection)
         self.clock = clock
         try Schema.migrate(connection)
     }

@@ -1,12 +1,14 @@
 import SpoolEngine
 
 /// `process-csv` on `import/csv.confirmed` {importId, workspaceId, userId}: fetch the import, stream
-/// the file into 500-row chunks, import each chunk in one transaction, finalize, notify.
+/// the file into 500-row chunks, import each chunk (several at once, each a step), finalize, notify.
 public enum ProcessCSV {
     public static let id = "process-csv"
     public static let event = "import/csv.confirmed"
     /// The most row errors kept in an import's error log (the count stays exact).
     public static let errorLogLimit = 1000
+    /// Chunks imported at once: the store applies those that meet in one transaction.
+    public static let chunksAtOnce = 16
 
     struct EventData: Decodable {
         var importId: String
@@ -34,15 +36,12 @@ public enum ProcessCSV {
                     return plan
                 }
                 let columns = try ContactColumns(header: plan.header, mapping: record.columnMapping)
-                var results: [ChunkResult] = []
-                for (index, chunk) in plan.chunks.enumerated() {
-                    results.append(
-                        try await context.step.run("process-chunk-\(index + 1)") { _ in
-                            try await services.importer.importChunk(
-                                chunk, number: index + 1, folder: chunks, columns: columns, record: record)
-                        })
+                let chunkResults = try await context.step.runEach(
+                    plan.chunks.indices.map { "process-chunk-\($0 + 1)" }, atOnce: chunksAtOnce
+                ) { index, _ in
+                    try await services.importer.importChunk(
+                        plan.chunks[index], number: index + 1, folder: chunks, columns: columns, record: record)
                 }
-                let chunkResults = results
                 let finished = try await context.step.run("finalize") { _ in
                     let results = chunkResults
                     let errors = results.flatMap(\.errors).sorted { $0.row < $1.row }

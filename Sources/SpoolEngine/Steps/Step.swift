@@ -5,6 +5,9 @@ import Logging
 ///
 /// A step runs at least once; its result is visible exactly once. The first run returns the
 /// stored value after a JSON round trip, so the first run and a replay see the same value.
+/// Steps with different names may run at once (from a task group, as Inngest's `Promise.all`):
+/// the first failure stops new steps from starting, and those already running finish and keep
+/// their results.
 public final class Step: @unchecked Sendable {
     // @unchecked: mutable state is only touched under `lock`.
     private let lock = NSLock()
@@ -198,10 +201,28 @@ public final class Step: @unchecked Sendable {
         return fail(id, attempt: attempt, retries: retries, error: error)
     }
 
+    /// The first interruption stops the run; among steps run at once that fail, the one the run
+    /// was retrying is recorded, so its attempts keep counting however the failures interleave.
     private func interrupt(_ reason: StepInterruption) -> StepInterruption {
         lock.withLock {
-            if interruption == nil { interruption = reason }
-            return interruption!
+            if let existing = interruption {
+                guard reason.failedStep == record.currentStep, existing.failedStep != record.currentStep,
+                    existing.failedStep != nil
+                else { return existing }
+            }
+            interruption = reason
+            return reason
+        }
+    }
+}
+
+extension StepInterruption {
+    /// The step whose failure this is, if it is one.
+    var failedStep: String? {
+        switch self {
+        case .retry(let step, _, _): step
+        case .fatal(let error): error.step
+        default: nil
         }
     }
 }

@@ -1,0 +1,54 @@
+import SpoolEngine
+
+/// Writes that reach a connection at the same moment share one transaction, each inside a
+/// savepoint of its own (group commit): one that throws is undone alone and its caller gets the
+/// error; the rest commit together, with one sync of the write-ahead log, and each index page
+/// they touch is written once instead of once per write. A caller returns after the commit.
+final class SharedTransactions<Value: Sendable>: Sendable {
+    private struct Waiting: Sendable {
+        let body: @Sendable (SQLiteConnection.Session) throws -> Value
+        let continuation: CheckedContinuation<Value, Error>
+    }
+
+    private let connection: SQLiteConnection
+    private let state = LockedValue<(waiting: [Waiting], committing: Bool)>(([], false))
+
+    init(on connection: SQLiteConnection) { self.connection = connection }
+
+    /// Writes waiting for the next transaction, and whether one is being committed.
+    var pending: (waiting: Int, committing: Bool) { state.withLock { ($0.waiting.count, $0.committing) } }
+
+    /// Runs `body` in the next shared transaction and returns its value once that has committed.
+    func run(_ body: @escaping @Sendable (SQLiteConnection.Session) throws -> Value) async throws -> Value {
+        try await withCheckedThrowingContinuation { continuation in
+            let leads = state.withLock { state in
+                state.waiting.append(Waiting(body: body, continuation: continuation))
+                defer { state.committing = true }
+                return !state.committing
+            }
+            if leads { Task { await commitWhileWaiting() } }
+        }
+    }
+
+    /// Commits what waits, again and again, until nothing does.
+    private func commitWhileWaiting() async {
+        while true {
+            let batch = state.withLock { state in
+                let batch = state.waiting
+                state.waiting = []
+                if batch.isEmpty { state.committing = false }
+                return batch
+            }
+            if batch.isEmpty { return }
+            let outcomes: [Result<Value, Error>]
+            do {
+                outcomes = try await connection.transaction { db in
+                    try batch.map { waiting in try db.inSavepoint { try waiting.body(db) } }
+                }
+            } catch {
+                outcomes = batch.map { _ in .failure(error) }
+            }
+            for (waiting, outcome) in zip(batch, outcomes) { waiting.continuation.resume(with: outcome) }
+        }
+    }
+}

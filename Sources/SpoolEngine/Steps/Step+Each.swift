@@ -1,0 +1,36 @@
+extension Step {
+    /// Runs one step per name, at most `atOnce` at a time, and returns their results in the names'
+    /// order. Each is memoized as its own step; a replay runs only those without a result. When
+    /// one fails, no further step starts and those running finish and keep their results.
+    ///
+    /// - Parameter body: called with the index of the step's name.
+    public func runEach<T: Codable & Sendable>(
+        _ names: [String], atOnce: Int, retries: Int? = nil,
+        _ body: @escaping @Sendable (Int, StepContext) async throws -> T
+    ) async throws -> [T] {
+        guard Set(names).count == names.count else {
+            throw SpoolError(.invalidInput, "steps run at once need distinct names")
+        }
+        guard atOnce > 0 else { throw SpoolError(.invalidInput, "steps run at once need atOnce > 0") }
+        var results = [T?](repeating: nil, count: names.count)
+        try await withThrowingTaskGroup(of: (Int, T).self) { group in
+            var next = 0
+            func startNext() {
+                let index = next
+                next += 1
+                group.addTask {
+                    (
+                        index,
+                        try await self.run(names[index], retries: retries) { context in try await body(index, context) }
+                    )
+                }
+            }
+            while next < min(atOnce, names.count) { startNext() }
+            while let (index, result) = try await group.next() {
+                results[index] = result
+                if next < names.count { startNext() }
+            }
+        }
+        return results.map { $0! }
+    }
+}

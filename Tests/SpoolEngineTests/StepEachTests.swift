@@ -1,0 +1,118 @@
+import Foundation
+import Testing
+
+@testable import SpoolEngine
+
+@Suite struct StepEachTests {
+    /// Waits until `condition` holds, failing the step after a deadline rather than hanging.
+    private static func waitUntil(_ what: String, _ condition: () -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !condition() {
+            guard ContinuousClock.now < deadline else { throw SpoolError(.io, "timed out waiting for \(what)") }
+            await Task.yield()
+        }
+    }
+
+    @Test func stepsRunAtOnceUpToTheLimitAndReturnInOrder() async throws {
+        let running = LockedValue((now: 0, most: 0))
+        let results = LockedValue<[Int]>([])
+        let function = SpoolFunction(id: "f", trigger: .event("x/go")) { context in
+            let values = try await context.step.runEach((0..<10).map { "s\($0)" }, atOnce: 3) { index, _ in
+                running.withLock {
+                    $0.now += 1
+                    $0.most = max($0.most, $0.now)
+                }
+                // The first three meet: they run at once.
+                if index < 3 { try await Self.waitUntil("three steps at once") { running.withLock { $0.most == 3 } } }
+                running.withLock { $0.now -= 1 }
+                return index * 10
+            }
+            results.withLock { $0 = values }
+        }
+        let harness = try Harness([function])
+        let id = try await harness.send(#"{"name":"x/go"}"#)[0]
+        #expect(await harness.executor.execute(id) == .finished)
+        #expect(results.withLock { $0 } == (0..<10).map { $0 * 10 })
+        #expect(running.withLock { $0.most } == 3)
+        let done = try harness.spool.runDirectories("done")
+        #expect(try Disk.list(done[0] + "/steps").sorted() == (0..<10).map { "s\($0).json" }.sorted())
+    }
+
+    @Test func aFailureStartsNoNewStepsKeepsThoseRunningAndTheReplayRunsTheRest() async throws {
+        let calls = Counter()
+        let function = SpoolFunction(id: "f", trigger: .event("x/go"), retry: fastRetry) { context in
+            let step = context.step
+            _ = try await step.runEach((0..<6).map { "s\($0)" }, atOnce: 3) { index, _ in
+                calls.hit("s\(index)")
+                if index == 0 && calls["s0"] == 1 {
+                    try await Self.waitUntil("s1 and s2 to start") { calls["s1"] == 1 && calls["s2"] == 1 }
+                    throw SpoolError(.io, "s0 fails once")
+                }
+                // Those running beside the failed step finish after it failed, and keep their results.
+                if index < 3 {
+                    try await Self.waitUntil("s0's failure") { calls["s0"] > 1 || step.recordedInterruption != nil }
+                }
+                return index
+            }
+        }
+        let harness = try Harness([function])
+        let id = try await harness.send(#"{"name":"x/go"}"#)[0]
+        #expect(await harness.executor.execute(id) == .wake(at: harness.clock.now().addingTimeInterval(10)))
+        #expect((0..<6).map { calls["s\($0)"] } == [1, 1, 1, 0, 0, 0])
+        let directory = harness.layout.liveRun(id)
+        #expect(try Disk.list(directory + "/steps").sorted() == ["s1.json", "s2.json"])
+        let record = try harness.spool.record(directory)
+        #expect(record.currentStep == "s0" && record.attempt == 1)
+
+        harness.clock.advance(by: 10)
+        #expect(await harness.executor.execute(id) == .finished)
+        #expect((0..<6).map { calls["s\($0)"] } == [2, 1, 1, 1, 1, 1])
+    }
+
+    @Test func whenStepsFailTogetherTheOneBeingRetriedIsRecordedSoItsAttemptsCount() async throws {
+        let rounds = Counter()
+        let function = SpoolFunction(id: "f", trigger: .event("x/go"), retry: fastRetry) { context in
+            rounds.hit()
+            let round = rounds[""]
+            let step = context.step
+            _ = try await step.runEach(["a", "b"], atOnce: 2) { index, _ -> Int in
+                // Round 1: b fails first. Round 2: a fails first. Each time the other, already
+                // running, fails after.
+                rounds.hit("round \(round) started")
+                try await Self.waitUntil("both steps to start") { rounds["round \(round) started"] == 2 }
+                let first = round == 1 ? 1 : 0
+                if index != first {
+                    try await Self.waitUntil("the other step's failure") { step.recordedInterruption != nil }
+                }
+                throw SpoolError(.io, "\(index == 0 ? "a" : "b") fails in round \(round)")
+            }
+        }
+        let harness = try Harness([function])
+        let id = try await harness.send(#"{"name":"x/go"}"#)[0]
+        let directory = harness.layout.liveRun(id)
+        _ = await harness.executor.execute(id)
+        var record = try harness.spool.record(directory)
+        #expect(record.currentStep == "b" && record.attempt == 1)
+
+        harness.clock.advance(by: 10)
+        _ = await harness.executor.execute(id)
+        record = try harness.spool.record(directory)
+        #expect(record.currentStep == "b" && record.attempt == 2, "a failed first, but b is the step being retried")
+        #expect(record.lastError?.message.contains("b fails in round 2") == true)
+    }
+
+    @Test func stepsRunAtOnceNeedDistinctNames() async throws {
+        let thrown = LockedValue<String?>(nil)
+        let function = SpoolFunction(id: "f", trigger: .event("x/go")) { context in
+            do {
+                _ = try await context.step.runEach(["a", "a"], atOnce: 2) { index, _ in index }
+            } catch {
+                thrown.withLock { $0 = "\(error)" }
+            }
+        }
+        let harness = try Harness([function])
+        let id = try await harness.send(#"{"name":"x/go"}"#)[0]
+        #expect(await harness.executor.execute(id) == .finished)
+        #expect(thrown.withLock { $0 }?.contains("distinct names") == true)
+    }
+}
