@@ -8,7 +8,7 @@ public enum ProcessCSV {
     /// The most row errors kept in an import's error log (the count stays exact).
     public static let errorLogLimit = 1000
     /// Chunks imported at once: the store applies those that meet in one transaction.
-    public static let chunksAtOnce = 16
+    public static let chunksAtOnce = 32
 
     struct EventData: Decodable {
         var importId: String
