@@ -206,8 +206,9 @@ public final class Step: @unchecked Sendable {
     private func interrupt(_ reason: StepInterruption) -> StepInterruption {
         lock.withLock {
             if let existing = interruption {
-                guard reason.failedStep == record.currentStep, existing.failedStep != record.currentStep,
-                    existing.failedStep != nil
+                let retried = record.currentStep
+                guard let failed = reason.failedStep, failed == retried, let earlier = existing.failedStep,
+                    earlier != retried
                 else { return existing }
             }
             interruption = reason
