@@ -42,6 +42,31 @@ import Testing
         #expect(try Disk.read(target + "/run.json") == Data("done".utf8))
     }
 
+    @Test func concatenatingCopiesEverySourceWholeInOrder() async throws {
+        let spool = try TempSpool()
+        let folder = spool.layout.tmp
+        let sizes = [3 << 20, 0, 1, (1 << 20) + 17]
+        var expected = Data()
+        var sources: [String] = []
+        for (index, size) in sizes.enumerated() {
+            let data = Data((0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ index) })
+            let path = folder + "/part\(index)"
+            try data.write(to: URL(fileURLWithPath: path))
+            expected += data
+            sources.append(path)
+        }
+        let target = spool.layout.runs + "/whole.csv"
+        try await DurableWriter().publish(concatenating: sources, at: target)
+        #expect(try Disk.read(target) == expected)
+        #expect(try Disk.list(spool.layout.runs) == ["whole.csv"])
+
+        let missing = await #expect(throws: SpoolError.self) {
+            try await DurableWriter().publish(concatenating: [sources[0], folder + "/gone"], at: target + "2")
+        }
+        #expect(missing?.description.contains("gone") == true)
+        #expect(try Disk.list(spool.layout.runs) == ["whole.csv"], "no temp file stays")
+    }
+
     @Test func aBatchLandsWholeOrLeavesNoTempFiles() throws {
         let spool = try TempSpool()
         let folder = spool.layout.runs

@@ -12,4 +12,8 @@ int cspool_rename_exchange(const char *first, const char *second);
 /// Returns 0, or -1 with errno set (including a write-back error seen since `fd` was opened).
 int cspool_syncfs(int fd);
 
+/// copy_file_range(2) from the current offset of `in` to that of `out`, at most `length` bytes.
+/// Returns the bytes copied (0 at the end of `in`), or -1 with errno set.
+long cspool_copy_file_range(int in, int out, unsigned long length);
+
 #endif

@@ -126,6 +126,42 @@ public enum Disk {
         }
     }
 
+    /// Appends the rest of `input` to `output`, copied inside the kernel (`copy_file_range`), or
+    /// through a buffer where the two file systems cannot do that.
+    public static func appendRest(
+        of input: Int32, source: String, to output: Int32, target: String
+    ) throws {
+        while true {
+            let copied = cspool_copy_file_range(input, output, 1 << 30)
+            if copied > 0 { continue }
+            if copied == 0 { return }
+            switch errno {
+            case EINTR: continue
+            case EXDEV, EINVAL, ENOSYS, EOPNOTSUPP:
+                return try appendRestThroughBuffer(of: input, source, output, target)
+            case EIO, ENOSPC, EDQUOT, EFBIG: throw SpoolError.system("write", path: target)
+            default: throw SpoolError.system("copy_file_range", path: "\(source) -> \(target)")
+            }
+        }
+    }
+
+    private static func appendRestThroughBuffer(of input: Int32, _ source: String, _ output: Int32, _ target: String)
+        throws
+    {
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { Glibc.read(input, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw SpoolError.system("read", path: source)
+            }
+            if count == 0 { return }
+            try buffer.withUnsafeBytes {
+                try writeAll(output, UnsafeRawBufferPointer(rebasing: $0[..<count]), path: target)
+            }
+        }
+    }
+
     /// Renames without any flush; callers that need durability go through `DurableWriter`.
     public static func rename(_ from: String, _ to: String) throws {
         if Glibc.rename(from, to) != 0 { throw SpoolError.system("rename", path: "\(from) -> \(to)") }

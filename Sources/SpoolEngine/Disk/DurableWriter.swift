@@ -50,22 +50,11 @@ public final class DurableWriter: Sendable {
     public func publish(concatenating sources: [String], at path: String) async throws {
         try await onWriterThread {
             try Self.publishNow(at: path) { fd, temp in
-                var buffer = [UInt8](repeating: 0, count: 1 << 20)
                 for source in sources {
                     let input = open(source, O_RDONLY | O_CLOEXEC)
                     guard input >= 0 else { throw SpoolError.system("open", path: source) }
                     defer { close(input) }
-                    while true {
-                        let count = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
-                        if count < 0 {
-                            if errno == EINTR { continue }
-                            throw SpoolError.system("read", path: source)
-                        }
-                        if count == 0 { break }
-                        try buffer.withUnsafeBytes {
-                            try Disk.writeAll(fd, UnsafeRawBufferPointer(rebasing: $0[..<count]), path: temp)
-                        }
-                    }
+                    try Disk.appendRest(of: input, source: source, to: fd, target: temp)
                 }
             }
         }
