@@ -24,11 +24,8 @@ let package = Package(
             providers: [.apt(["libsqlite3-dev"])]
         ),
         .target(name: "CSpoolSystem"),
-        .systemLibrary(
-            name: "CCurl",
-            pkgConfig: "libcurl",
-            providers: [.apt(["libcurl4-openssl-dev"])]
-        ),
+        // libcurl's headers at build time; the library itself is loaded on first use.
+        .target(name: "CCurl"),
         .target(name: "CurlClient", dependencies: ["CCurl"]),
         .target(
             name: "SpoolEngine",

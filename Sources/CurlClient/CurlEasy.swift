@@ -13,7 +13,7 @@ final class CurlEasy {
         var failure: Error?
     }
 
-    private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_ALL)) }()
+    private static let globalInit: Void = { ccurl_global_init(Int(CURL_GLOBAL_ALL)) }()
 
     let handle: UnsafeMutableRawPointer
     let url: String
@@ -24,7 +24,10 @@ final class CurlEasy {
 
     init(url: String) throws {
         _ = Self.globalInit
-        guard let handle = curl_easy_init() else { throw TransferError(.other, "libcurl could not create a handle") }
+        guard let handle = ccurl_easy_init() else {
+            throw TransferError(
+                .other, ccurl_load_error().map { String(cString: $0) } ?? "libcurl could not create a handle")
+        }
         self.handle = handle
         self.url = url
         try set(CURLOPT_URL, url)
@@ -42,8 +45,8 @@ final class CurlEasy {
     }
 
     deinit {
-        curl_easy_cleanup(handle)
-        for list in lists { curl_slist_free_all(list) }
+        ccurl_easy_cleanup(handle)
+        for list in lists { ccurl_slist_free_all(list) }
         for string in strings { free(string) }
     }
 
@@ -63,14 +66,14 @@ final class CurlEasy {
 
     func set(_ option: CURLoption, list values: [String]) throws {
         var list: UnsafeMutablePointer<curl_slist>?
-        for value in values { list = curl_slist_append(list, value) }
+        for value in values { list = ccurl_slist_append(list, value) }
         lists.append(list)
         try check(ccurl_setopt_slist(handle, option, list), option)
     }
 
     /// Runs the transfer (blocking); a callback's error wins over libcurl's.
     func perform() throws {
-        let result = curl_easy_perform(handle)
+        let result = ccurl_easy_perform(handle)
         if let failure = transfer.failure { throw failure }
         guard result == CURLE_OK else {
             let detail = String(decoding: errorBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
@@ -87,7 +90,7 @@ final class CurlEasy {
     private func check(_ result: CURLcode, _ option: CURLoption) throws {
         guard result == CURLE_OK else {
             throw TransferError(
-                .other, "libcurl refused option \(option.rawValue): \(String(cString: curl_easy_strerror(result)))")
+                .other, "libcurl refused option \(option.rawValue): \(String(cString: ccurl_easy_strerror(result)))")
         }
     }
 }

@@ -54,7 +54,7 @@ public struct TransferError: Error, CustomStringConvertible, Sendable {
 
     /// The error for a libcurl result, naming the URL (without credentials).
     static func curl(_ result: CURLcode, detail: String, url: String) -> TransferError {
-        let reason = detail.isEmpty ? String(cString: curl_easy_strerror(result)) : detail
+        let reason = detail.isEmpty ? String(cString: ccurl_easy_strerror(result)) : detail
         let code: Code
         switch result {
         case CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY: code = .dns
