@@ -70,25 +70,20 @@ public struct CSVChunker: Sendable {
         var current = Data()
         var chunk = ChunkPlan.Chunk(
             file: "", rows: 0, problems: [], problemCount: 0, firstRow: 0, lastRow: 0, endOffset: 0)
-        var batch: [(data: Data, path: String)] = []
-        var batchedChunks: [ChunkPlan.Chunk] = []
-        var batchedBytes = 0
+        var batch: [(chunk: ChunkPlan.Chunk, data: Data)] = []
         func publishBatch() throws {
-            guard !batchedChunks.isEmpty else { return }
-            try writer.publishGated(batch)
-            plan.chunks += batchedChunks
+            try writer.publishGated(batch.map { ($0.data, directory + "/" + $0.chunk.file) })
+            plan.chunks += batch.map(\.chunk)
             try writer.publishGated(try SpoolJSON.encoder.encode(plan), at: directory + "/" + Self.manifest)
             batch.removeAll()
-            batchedChunks.removeAll()
-            batchedBytes = 0
         }
         func flush() throws {
             guard chunk.rows + chunk.problemCount > 0 else { return }
-            chunk.file = String(format: "%06d.csv", plan.chunks.count + batchedChunks.count + 1)
-            batch.append((headerLine + current, directory + "/" + chunk.file))
-            batchedChunks.append(chunk)
-            batchedBytes += headerLine.count + current.count
-            if batchedChunks.count == manifestEvery || batchedBytes >= batchBytes { try publishBatch() }
+            chunk.file = String(format: "%06d.csv", plan.chunks.count + batch.count + 1)
+            batch.append((chunk, headerLine + current))
+            if batch.count == manifestEvery || batch.reduce(0, { $0 + $1.data.count }) >= batchBytes {
+                try publishBatch()
+            }
             current.removeAll(keepingCapacity: true)
             chunk = ChunkPlan.Chunk(
                 file: "", rows: 0, problems: [], problemCount: 0, firstRow: 0, lastRow: 0, endOffset: 0)
@@ -116,10 +111,8 @@ public struct CSVChunker: Sendable {
             if chunk.rows + chunk.problemCount == rowsPerChunk { try flush() }
         }
         try flush()
-        try writer.publishGated(batch)
-        plan.chunks += batchedChunks
         plan.complete = true
-        try writer.publishGated(try SpoolJSON.encoder.encode(plan), at: directory + "/" + Self.manifest)
+        try publishBatch()
         return plan
     }
 
