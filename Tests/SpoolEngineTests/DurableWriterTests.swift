@@ -31,6 +31,17 @@ import Testing
         #expect(try Disk.list(spool.layout.runs).sorted() == [".run.json.spare", "run.json"])
     }
 
+    @Test func aShorterVersionLeavesNothingOfALongerOneBehind() async throws {
+        let spool = try TempSpool()
+        let writer = DurableWriter()
+        let path = spool.layout.runs + "/run.json"
+        let long = Data(repeating: UInt8(ascii: "x"), count: 10_000)
+        for version in [long, Data("a".utf8), long, Data("bb".utf8), Data("ccc".utf8)] {
+            try await writer.replace(version, at: path)
+            #expect(try Disk.read(path) == version)
+        }
+        #expect(try Disk.read(DurableWriter.spare(of: path)) == Data("bb".utf8))
+    }
     @Test func replacingThenMovingLandsInANewFolder() async throws {
         let spool = try TempSpool()
         let writer = DurableWriter()

@@ -126,6 +126,19 @@ public enum Disk {
         }
     }
 
+    /// Makes the file open as `fd` hold exactly `data`: written over the old contents, then cut to
+    /// length. Unlike `O_TRUNC` this frees no block for a file that does not shrink past one, and
+    /// a freed block costs a discard on file systems mounted with `discard`, and a forced
+    /// allocation at close on ext4.
+    public static func overwrite(_ fd: Int32, with data: Data, path: String) throws {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw SpoolError.system("fstat", path: path) }
+        try data.withUnsafeBytes { try writeAll(fd, $0, path: path) }
+        if Int(info.st_size) > data.count, ftruncate(fd, off_t(data.count)) != 0 {
+            throw SpoolError.system("ftruncate", path: path)
+        }
+    }
+
     /// Appends the rest of `input` to `output`, copied inside the kernel (`copy_file_range`), or
     /// through a buffer where the two file systems cannot do that.
     public static func appendRest(

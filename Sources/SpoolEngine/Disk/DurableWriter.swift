@@ -187,10 +187,10 @@ public final class DurableWriter: Sendable {
         _ data: Data, at path: String, flush: GroupFlush, ticket: GroupFlush.Ticket, untilDurable: Bool = true
     ) async throws {
         let spare = spare(of: path)
-        let fd = open(spare, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        let fd = open(spare, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else { throw SpoolError.system("open", path: spare) }
         do {
-            try data.withUnsafeBytes { try Disk.writeAll(fd, $0, path: spare) }
+            try Disk.overwrite(fd, with: data, path: spare)
         } catch {
             close(fd)
             throw error
