@@ -4,7 +4,7 @@
 usage: bench.py --bin-dir DIR   (DIR holds the release builds of spool and spool-bench)
 
 Environment: BENCH_ROUNDS (default 3), BENCH_QUICK=1 (small sizes, one round),
-BENCH_SPOOL_CONCURRENCY (default 32, the tiny-job server's --concurrency),
+BENCH_SPOOL_CONCURRENCY (default 128, the tiny-job server's --concurrency),
 BENCH_PROCRASTINATE=0 (leave out the optional procrastinate peer), BENCH_QUIET_MAX_WAIT
 (default 30: most seconds to wait for a quiet machine before each measurement) and
 BENCH_QUIET_BUDGET (default 300: most seconds to wait for it over the whole run, which keeps
@@ -61,7 +61,7 @@ class Config:
             csv_rows=10_000 if quick else 100_000,
             history_runs=2_000 if quick else 100_000,
             disk_seconds=1.0 if quick else 3.0,
-            spool_concurrency=int(os.environ.get("BENCH_SPOOL_CONCURRENCY", "32")),
+            spool_concurrency=int(os.environ.get("BENCH_SPOOL_CONCURRENCY", "128")),
             quiet_max_wait_s=float(os.environ.get("BENCH_QUIET_MAX_WAIT", "30")),
             quiet_budget_s=float(os.environ.get("BENCH_QUIET_BUDGET", "60" if quick else "300")),
         )
