@@ -94,4 +94,31 @@ import Testing
         await scheduler.stop()
         #expect(await scheduler.next() == nil)
     }
+
+    @Test func eachNewRunWakesAWaitingWorkerAndAnEarlierRunMovesTheTimerUp() async throws {
+        let clock = ManualClock()
+        let scheduler = Scheduler(clock: clock)
+        let now = clock.now()
+        let taken = LockedValue<[RunID]>([])
+        let workers = (0..<6).map { _ in
+            Task {
+                let id = await scheduler.next()
+                if let id { taken.withLock { $0.append(id) } }
+            }
+        }
+        let later = try RunID(validating: "later")
+        await scheduler.schedule(later, at: now.addingTimeInterval(60))
+        try await waitUntil("a worker sets the timer for the later run") { clock.sleeperCount == 1 }
+        let sooner = try RunID(validating: "sooner")
+        await scheduler.schedule(sooner, at: now.addingTimeInterval(10))
+        let dueNow = try ["a", "b", "c", "d"].map { try RunID(validating: $0) }
+        for id in dueNow { await scheduler.schedule(id, at: now) }
+        try await waitUntil("the runs due now are taken") { taken.withLock { $0.count } == 4 }
+        clock.advance(by: 10)
+        try await waitUntil("the sooner run is taken at its time") { taken.withLock { $0.count } == 5 }
+        #expect(taken.withLock { $0.last } == sooner)
+        clock.advance(by: 50)
+        for worker in workers { await worker.value }
+        #expect(Set(taken.withLock { $0 }) == Set(dueNow + [sooner, later]))
+    }
 }

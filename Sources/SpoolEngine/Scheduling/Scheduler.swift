@@ -28,7 +28,7 @@ actor Scheduler {
         if let known = due[id], known <= date { return }
         due[id] = date
         queue.push(id, at: date)
-        wakeWorkers()
+        wakeOneWorker()
     }
 
     /// Schedules a run no one knows yet (just created, or found on disk); a known run keeps its date.
@@ -52,7 +52,7 @@ actor Scheduler {
         guard !stopped else { return }
         due[id] = date
         queue.push(id, at: date)
-        wakeWorkers()
+        wakeOneWorker()
     }
 
     /// Forgets a run (finished, or gone from `runs/`).
@@ -131,6 +131,13 @@ actor Scheduler {
         let waiting = waiters
         waiters.removeAll()
         for waiter in waiting { waiter.resume() }
+    }
+
+    /// Wakes one waiting worker for one more run: it takes the run if it is due, and otherwise sets
+    /// the timer for it. Waking every worker for each run would have all but one find nothing.
+    private func wakeOneWorker() {
+        guard !waiters.isEmpty else { return }
+        waiters.removeFirst().resume()
     }
 }
 
