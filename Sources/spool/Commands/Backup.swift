@@ -4,6 +4,7 @@ import SpoolEngine
 
 struct Backup: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "backup",
         abstract: "Copy a live spool consistently into DEST: it pauses only while a snapshot is taken.",
         discussion: "To restore, copy DEST to an empty directory (or use it) and run `spool serve --spool` there.")
 
@@ -28,6 +29,7 @@ struct Backup: AsyncParsableCommand {
 
 struct Freeze: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "freeze",
         abstract: "Pause every change to the spool (in every process) for your own copy; `spool thaw` resumes.",
         discussion: "Returns once no write is in flight. Servers keep running and wait.")
 
@@ -42,7 +44,8 @@ struct Freeze: AsyncParsableCommand {
 }
 
 struct Thaw: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Resume a spool paused by `spool freeze`.")
+    static let configuration = CommandConfiguration(
+        commandName: "thaw", abstract: "Resume a spool paused by `spool freeze`.")
 
     @OptionGroup var options: SpoolOptions
 

@@ -4,10 +4,12 @@ import SpoolEngine
 
 struct Cron: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "cron",
         abstract: "Cron schedules.", subcommands: [Next.self])
 
     struct Next: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "next",
             abstract: "Print the next fire times of a cron expression, one ISO-8601 UTC time a line.")
 
         @Argument(help: "A 5-field cron expression, optionally prefixed with TZ=Area/City.")

@@ -4,10 +4,12 @@ import Foundation
 import SpoolEngine
 
 struct Demo: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Demo data.", subcommands: [Seed.self, CSV.self])
+    static let configuration = CommandConfiguration(
+        commandName: "demo", abstract: "Demo data.", subcommands: [Seed.self, CSV.self])
 
     struct Seed: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "seed",
             abstract: "Create the demo workspace and user if absent; print their ids as JSON.")
 
         @OptionGroup var options: SpoolOptions
@@ -23,6 +25,7 @@ struct Demo: AsyncParsableCommand {
 
     struct CSV: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "csv",
             abstract: "Write a deterministic contacts CSV with realistic nasty cases (to stdout, or --out).")
 
         @Option(help: "Data rows.") var rows: Int

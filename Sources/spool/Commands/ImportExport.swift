@@ -5,6 +5,7 @@ import SpoolEngine
 
 struct Import: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "import",
         abstract: "Import a CSV of contacts: store the file, create the import, send import/csv.confirmed.",
         discussion: "Waits for the import to finish (progress on a terminal) unless --no-wait.")
 
@@ -95,6 +96,7 @@ struct Import: AsyncParsableCommand {
 
 struct Export: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "export",
         abstract: "Export a workspace's contacts to a CSV file in the blob store.",
         discussion: "Waits for the export to finish unless --no-wait; prints the file's URL.")
 

@@ -3,6 +3,7 @@ import SpoolEngine
 
 struct Retry: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "retry",
         abstract: "Move a failed run back to runs/; it resumes at the step that failed.")
 
     @OptionGroup var options: SpoolOptions
@@ -17,6 +18,7 @@ struct Retry: AsyncParsableCommand {
 
 struct Replay: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "replay",
         abstract: "Start a new run of the same function from the same event; prints the new run id.")
 
     @OptionGroup var options: SpoolOptions
@@ -29,6 +31,7 @@ struct Replay: AsyncParsableCommand {
 
 struct Cancel: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "cancel",
         abstract: "Cancel a live run: at once if idle, else at its next step boundary.")
 
     @OptionGroup var options: SpoolOptions

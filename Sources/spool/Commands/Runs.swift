@@ -4,7 +4,7 @@ import SpoolEngine
 extension RunStatus: ExpressibleByArgument {}
 
 struct Runs: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List runs, oldest first.")
+    static let configuration = CommandConfiguration(commandName: "runs", abstract: "List runs, oldest first.")
 
     @OptionGroup var options: SpoolOptions
 

@@ -4,6 +4,7 @@ import SpoolEngine
 
 struct Send: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "send",
         abstract: "Send an event: written to tmp/, renamed into incoming/; prints the event id.")
 
     @OptionGroup var options: SpoolOptions

@@ -7,6 +7,7 @@ import SpoolEngine
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "serve",
         abstract:
             "Serve the spool: take events from incoming/, run functions, fire cron ticks (SIGTERM stops gracefully).")
 

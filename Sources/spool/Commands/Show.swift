@@ -3,6 +3,7 @@ import SpoolEngine
 
 struct Show: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "show",
         abstract: "Show a run: status, each step with attempts, duration and error, and its timeline.")
 
     @OptionGroup var options: SpoolOptions
