@@ -15,7 +15,9 @@ import Testing
 /// `SPOOL_SWEEP_POINTS` bounds the syncfs and write kill points of the sweep (default 3; `make
 /// soak` raises it); `SPOOL_WRITE_FAULT_TABLE=1` writes the outcomes to docs/faults/disk.md.
 @Suite(.serialized) struct DiskFaultTests {
-    static let retryFlags = ["--backoff", "0.2", "--jitter", "0", "--retries", "8"]
+    /// A failed flush fails every writer waiting on it, so under a busy machine one step can meet
+    /// several failures in a row; 30 retries make running out of attempts practically impossible.
+    static let retryFlags = ["--backoff", "0.2", "--jitter", "0", "--retries", "30"]
 
     static let table = FaultTable(
         file: "disk.md", title: "Disk faults", columns: ["fault", "injection", "times", "outcome"])
@@ -55,7 +57,11 @@ import Testing
         try await server.waitUntilServing()
         try ServeTests.dropWelcomes(total, for: ids, into: workspace.layout)
         try await waitUntil("all \(total) runs done despite failing \(syscall) calls", seconds: 90) {
-            try workspace.runs(in: ["done"]).count == total
+            if let failed = try workspace.runs(in: ["failed"]).first {
+                let record = try RunRecord.decode(Disk.read(failed.directory + "/" + RunFiles.record))
+                throw SpoolError(.conflict, "run \(failed.id) failed: \(record.lastError?.message ?? "no error")")
+            }
+            return try workspace.runs(in: ["done"]).count == total
         }
         let elapsed = Date().timeIntervalSince(started)
         let status = try await server.stop()
