@@ -204,7 +204,7 @@ def check_database(path: str, problems: list):
 
 def is_debris(name: str) -> bool:
     """A temp file or a staging directory: dot-named files the spool documents (a run's
-    `.run.json.spare`, `.incoming.json`) are not debris."""
+    `.run.json.spare`) are not debris."""
     return name.startswith(".") and (".tmp-" in name or name.startswith(".stage-"))
 
 

@@ -162,12 +162,27 @@ import Testing
         #expect(try harness.spool.runDirectories("failed").isEmpty)
     }
 
-    @Test func theClaimIsKeptInItsRunAsItCameIn() async throws {
+    @Test func theClaimBecomesTheSpareOfItsRunsRecordAndHoldsThePreviousRecordOnceReplaced() async throws {
         let harness = try Harness([Self.noop("a", "x/happened")])
         let body = #"{"name":"x/happened","data":{"n":2}}"#
-        let ids = try await harness.send(body)
-        let kept = harness.layout.liveRun(try #require(ids.first)) + "/" + RunFiles.incoming
-        #expect(String(decoding: try Disk.read(kept), as: UTF8.self) == body)
+        let id = try #require(try await harness.send(body).first)
+        let record = harness.layout.liveRun(id) + "/" + RunFiles.record
+        let spare = DurableWriter.spare(of: record)
+        #expect(String(decoding: try Disk.read(spare), as: UTF8.self) == body)
         #expect(try Disk.list(harness.layout.tmp).isEmpty)
+        let claimInode = try Self.inode(spare)
+        let queued = try Disk.read(record)
+
+        await harness.drain([id])
+        let done = try #require(try harness.spool.runDirectories("done").first)
+        #expect(try Self.inode(done + "/" + RunFiles.record) == claimInode)
+        #expect(try Disk.read(DurableWriter.spare(of: done + "/" + RunFiles.record)) == queued)
+        #expect(try harness.spool.record(done).status == .completed)
+    }
+
+    private static func inode(_ path: String) throws -> UInt64 {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { throw SpoolError.system("lstat", path: path) }
+        return UInt64(info.st_ino)
     }
 }

@@ -245,12 +245,16 @@ struct Intake: Sendable {
         return true
     }
 
-    /// Keeps a finished claim, hidden, in the first run it started (`.incoming.json`, the file as it
-    /// came in); removes it when it started none, or when that run has moved on already. Keeping it
-    /// spares freeing an inode per event, which slows every later file creation on file systems
-    /// that skip recently freed inodes.
+    /// Makes a finished claim the spare of run.json in the first run it started, where the run's
+    /// first new record is written over it (`DurableWriter.replace`); removes it when it started
+    /// none, or when that run has a spare already. Reusing the file spares creating one inode per
+    /// run and freeing another, which slows every later file creation on file systems that skip
+    /// recently freed inodes.
     private func dispose(claim path: String, keptBy run: RunID?) throws {
-        if let run, (try? Disk.renameNoReplace(path, layout.liveRun(run) + "/" + RunFiles.incoming)) != nil { return }
+        if let run {
+            let spare = DurableWriter.spare(of: layout.liveRun(run) + "/" + RunFiles.record)
+            if (try? Disk.renameNoReplace(path, spare)) != nil { return }
+        }
         try Disk.removeFile(path)
     }
 

@@ -22,6 +22,11 @@ struct RunExecutor: Sendable {
     let logger: Logger
     let isStopping: @Sendable () -> Bool
 
+    /// How long a run runs before run.json says `running`. A shorter run goes from `queued` (or
+    /// `retrying`) straight to its outcome, which spares a rewrite of run.json for most runs;
+    /// log.jsonl's `started` line says when each attempt began.
+    static let runningRecordDelay: TimeInterval = 1
+
     /// Executes a live run, or a new one handed over by the intake before it is published.
     func execute(_ id: RunID, admitting: AdmittingRun? = nil) async -> Outcome {
         let directory = layout.liveRun(id)
@@ -101,7 +106,7 @@ struct RunExecutor: Sendable {
             admission: run.admission)
     }
 
-    /// Marks the run running, calls the handler and records what its end means.
+    /// Calls the handler, marking the run running if it lasts, and records what its end means.
     private func runHandler(
         _ function: SpoolFunction, event: Event, record: RunRecord, directory: String, log: RunLog,
         completedSteps: Set<String>, admission: Admission?
@@ -122,8 +127,11 @@ struct RunExecutor: Sendable {
             try await admission?.admitted()
             try? await log.append(startLine)
         }
-        async let recordedStart: Void = replaceRecord(
-            started, at: directory + "/" + RunFiles.record, once: admission)
+        let recordedStart = Task { [clock, writer] in
+            try await admission?.admitted()
+            try await clock.sleep(until: now.addingTimeInterval(Self.runningRecordDelay))
+            try await writer.replace(started, at: directory + "/" + RunFiles.record, untilDurable: false)
+        }
 
         let step = makeStep(
             id, folder: directory + "/" + RunFiles.steps, completed: completedSteps, logPrefix: "", record: resumed,
@@ -137,10 +145,12 @@ struct RunExecutor: Sendable {
         } catch {
             thrown = error
         }
+        recordedStart.cancel()
         do {
-            try await recordedStart
+            try await recordedStart.value
         } catch let refused as Admission.Refused {
             throw refused
+        } catch is CancellationError {
         } catch {
             // The handler's outcome is settled all the same: the record that settles it replaces
             // the one this was, and a step that failed is recorded as a failed attempt.
@@ -152,12 +162,6 @@ struct RunExecutor: Sendable {
         return try await settle(
             function, event: event, record: &record, directory: directory, log: log,
             interruption: step.recordedInterruption, thrown: thrown, tempFilesPossible: admission == nil)
-    }
-
-    /// The started record: the step files' flushes and the next record's make it durable.
-    private func replaceRecord(_ data: Data, at path: String, once admission: Admission?) async throws {
-        try await admission?.admitted()
-        try await writer.replace(data, at: path, untilDurable: false)
     }
 
     /// Records what the handler's end means: done, a retry, a sleep, a stop, or a failure.
@@ -464,8 +468,6 @@ public enum RunFiles {
     public static let log = "log.jsonl"
     public static let steps = "steps"
     public static let onFailureSteps = "on-failure"
-    /// The file that brought the event, as it came into `incoming/`, kept hidden in its first run.
-    public static let incoming = ".incoming.json"
     /// Written by `spool cancel`; the run stops at its next step boundary.
     public static let cancelRequest = "cancel.json"
     /// The pseudo-step under which errors thrown between steps are counted.
