@@ -6,7 +6,10 @@ import Testing
 @testable import Folksbase
 
 @Suite struct SharedTransactionsTests {
-    @Test func writesThatWaitTogetherCommitTogetherAndOneThatThrowsIsUndoneAlone() async throws {
+    /// The second write of the shared transaction throws, or the first: either way the other is
+    /// kept once, whether it ran before the failure (and was rolled back and run again) or not.
+    @Test(arguments: [false, true])
+    func writesThatWaitTogetherCommitTogetherAndOneThatThrowsIsUndoneAlone(failingFirst: Bool) async throws {
         try await withTemporaryDirectory { directory in
             let connection = try SQLiteConnection(path: directory + "/test.sqlite")
             try await connection.transaction { db in try db.executeScript("CREATE TABLE t (name TEXT NOT NULL)") }
@@ -18,15 +21,19 @@ import Testing
             let held = Task { try await connection.transaction { _ in release.wait() } }
             let first = Task { try await shared.run(Self.insert("a", fails: false)) }
             try await waitFor { shared.pending == (0, true) }
-            let second = Task { try await shared.run(Self.insert("b", fails: true)) }
-            let third = Task { try await shared.run(Self.insert("c", fails: false)) }
+            let refused = Self.insert("b", fails: true)
+            let kept = Self.insert("c", fails: false)
+            let second = Task { try await shared.run(failingFirst ? refused : kept) }
+            try await waitFor { shared.pending == (1, true) }
+            let third = Task { try await shared.run(failingFirst ? kept : refused) }
             try await waitFor { shared.pending == (2, true) }
             release.signal()
             try await held.value
 
             #expect(try await first.value == "a")
-            await #expect(throws: FolksbaseError.self) { try await second.value }
-            #expect(try await third.value == "c")
+            let (refusedTask, keptTask) = failingFirst ? (second, third) : (third, second)
+            await #expect(throws: FolksbaseError.self) { try await refusedTask.value }
+            #expect(try await keptTask.value == "c")
             let names = try await connection.read { db in
                 try db.fetchAll("SELECT name FROM t ORDER BY name") { $0.string(at: 0) }
             }

@@ -1,9 +1,13 @@
 import SpoolEngine
 
-/// Writes that reach a connection at the same moment share one transaction, each inside a
-/// savepoint of its own (group commit): one that throws is undone alone and its caller gets the
-/// error; the rest commit together, with one sync of the write-ahead log, and each index page
-/// they touch is written once instead of once per write. A caller returns after the commit.
+/// Writes that reach a connection at the same moment share one transaction (group commit): they
+/// commit together, with one sync of the write-ahead log, and each index page they touch is
+/// written once instead of once per write. A caller returns after the commit.
+///
+/// One that throws is undone alone and its caller gets the error: the shared transaction is rolled
+/// back and the writes run again, each inside a savepoint of its own. Savepoints are kept for that
+/// case because SQLite copies every page a savepoint changes aside first, which cost an import
+/// more than its upserts.
 final class SharedTransactions<Value: Sendable>: Sendable {
     private struct Waiting: Sendable {
         let body: @Sendable (SQLiteConnection.Session) throws -> Value
@@ -43,12 +47,38 @@ final class SharedTransactions<Value: Sendable>: Sendable {
             let outcomes: [Result<Value, Error>]
             do {
                 outcomes = try await connection.transaction { db in
-                    try batch.map { waiting in try db.inSavepoint { try waiting.body(db) } }
+                    try batch.map { waiting in
+                        do {
+                            return .success(try waiting.body(db))
+                        } catch {
+                            throw WriteFailed(error: error)
+                        }
+                    }
                 }
+            } catch let failed as WriteFailed where batch.count == 1 {
+                outcomes = [.failure(failed.error)]
+            } catch is WriteFailed {
+                outcomes = await eachInASavepoint(batch)
             } catch {
                 outcomes = batch.map { _ in .failure(error) }
             }
             for (waiting, outcome) in zip(batch, outcomes) { waiting.continuation.resume(with: outcome) }
+        }
+    }
+
+    /// A write of a shared transaction threw; the transaction was rolled back.
+    private struct WriteFailed: Error {
+        let error: Error
+    }
+
+    /// The batch again in one transaction, each write inside a savepoint: the one that throws is undone alone.
+    private func eachInASavepoint(_ batch: [Waiting]) async -> [Result<Value, Error>] {
+        do {
+            return try await connection.transaction { db in
+                try batch.map { waiting in try db.inSavepoint { try waiting.body(db) } }
+            }
+        } catch {
+            return batch.map { _ in .failure(error) }
         }
     }
 }
