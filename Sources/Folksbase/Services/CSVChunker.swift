@@ -30,11 +30,11 @@ public struct ChunkPlan: Codable, Sendable, Hashable {
 /// Each chunk file starts with a `row` column holding the record's row number in the source, so
 /// row errors name the row a spreadsheet shows. Malformed records become row errors here and are
 /// not copied. Chunks are published in batches of `manifestEvery` (fewer when they are large),
-/// two flushes a batch, and `manifest.json` records progress after each batch, so a retried
-/// chunking resumes at the last recorded offset instead of row 1.
+/// two flushes a batch, each with a `manifest.json` recording progress, so a retried chunking
+/// resumes at the last recorded offset instead of row 1.
 public struct CSVChunker: Sendable {
     public var rowsPerChunk = 500
-    public var manifestEvery = 20
+    public var manifestEvery = 50
     /// A batch is published early once its chunks hold this many bytes.
     public var batchBytes = 4 << 20
     public static let problemLimit = 50
@@ -71,10 +71,12 @@ public struct CSVChunker: Sendable {
         var chunk = ChunkPlan.Chunk(
             file: "", rows: 0, problems: [], problemCount: 0, firstRow: 0, lastRow: 0, endOffset: 0)
         var batch: [(chunk: ChunkPlan.Chunk, data: Data)] = []
+        // The manifest goes with its chunks, last: a crash may keep it while losing a chunk's
+        // rename, and then `resumablePlan` finds that chunk missing and chunking starts over.
         func publishBatch() throws {
-            try writer.publishGated(batch.map { ($0.data, directory + "/" + $0.chunk.file) })
             plan.chunks += batch.map(\.chunk)
-            try writer.publishGated(try SpoolJSON.encoder.encode(plan), at: directory + "/" + Self.manifest)
+            let manifest = (data: try SpoolJSON.encoder.encode(plan), path: directory + "/" + Self.manifest)
+            try writer.publishGated(batch.map { ($0.data, directory + "/" + $0.chunk.file) } + [manifest])
             batch.removeAll()
         }
         func flush() throws {
