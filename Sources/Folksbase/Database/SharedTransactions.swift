@@ -23,6 +23,7 @@ final class SharedTransactions<Value: Sendable>: Sendable {
     var pending: (waiting: Int, committing: Bool) { state.withLock { ($0.waiting.count, $0.committing) } }
 
     /// Runs `body` in the next shared transaction and returns its value once that has committed.
+    /// `body` runs again if another write of its transaction throws: it must only write to the database.
     func run(_ body: @escaping @Sendable (SQLiteConnection.Session) throws -> Value) async throws -> Value {
         try await withCheckedThrowingContinuation { continuation in
             let leads = state.withLock { state in
