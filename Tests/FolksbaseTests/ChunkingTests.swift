@@ -87,6 +87,35 @@ import Testing
         }
     }
 
+    /// A manifest is published with its batch of chunks, so a crash can keep it and lose the rename
+    /// of a chunk it lists: that manifest is not trusted, and chunking starts again at row 1.
+    @Test func aManifestListingAMissingChunkIsIgnoredAndChunkingStartsOver() async throws {
+        try await withTemporaryDirectory { root in
+            let source = root + "/in.csv"
+            try Data(Self.contacts(35).utf8).write(to: URL(fileURLWithPath: source))
+            var chunker = CSVChunker(writer: DurableWriter())
+            chunker.rowsPerChunk = 10
+            chunker.manifestEvery = 2
+            let full = try await chunker.chunk(source, into: root + "/first")
+
+            let folder = root + "/second"
+            try Disk.makeDirectory(folder)
+            var partial = full
+            partial.chunks = Array(full.chunks.prefix(2))
+            partial.totalRows = 20
+            partial.complete = false
+            try Data(SpoolJSON.encoder.encode(partial)).write(to: URL(fileURLWithPath: folder + "/manifest.json"))
+            try Data(contentsOf: URL(fileURLWithPath: root + "/first/" + full.chunks[0].file))
+                .write(to: URL(fileURLWithPath: folder + "/" + full.chunks[0].file))
+
+            let again = try await chunker.chunk(source, into: folder)
+            #expect(again == full)
+            for chunk in full.chunks {
+                #expect(try Disk.read(folder + "/" + chunk.file) == Disk.read(root + "/first/" + chunk.file))
+            }
+        }
+    }
+
     @Test func headerAliasesAndMappingsFindTheColumns() throws {
         let byAlias = try ContactColumns(header: ["E-Mail Address", "Given Name", "Surname", "Organisation", "Mobile"])
         #expect(byAlias.columns == [.email: 0, .firstName: 1, .lastName: 2, .company: 3, .phone: 4])
