@@ -54,36 +54,15 @@ import Testing
 
     @Test func aRetriedChunkingResumesAtTheRecordedOffsetNotRowOne() async throws {
         try await withTemporaryDirectory { root in
-            let source = root + "/in.csv"
-            try Data(Self.contacts(55).utf8).write(to: URL(fileURLWithPath: source))
-            var chunker = CSVChunker(writer: DurableWriter())
-            chunker.rowsPerChunk = 10
-            chunker.manifestEvery = 2
-            let full = try await chunker.chunk(source, into: root + "/first")
-
             // An interrupted run: the manifest after two chunks, the later chunk files lost.
-            let folder = root + "/second"
-            try Disk.makeDirectory(folder)
-            var partial = full
-            partial.chunks = Array(full.chunks.prefix(2))
-            partial.totalRows = 20
-            partial.complete = false
-            try Data(SpoolJSON.encoder.encode(partial)).write(to: URL(fileURLWithPath: folder + "/manifest.json"))
-            for chunk in partial.chunks {
-                try Data(contentsOf: URL(fileURLWithPath: root + "/first/" + chunk.file))
-                    .write(to: URL(fileURLWithPath: folder + "/" + chunk.file))
-            }
+            let interrupted = try await Self.interruptedChunking(rows: 55, in: root, keepingChunks: 2)
             // Scribble over the part already chunked: a chunker that starts at row 1 would see it.
-            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: source))
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: interrupted.source))
             try handle.write(
-                contentsOf: Data(repeating: UInt8(ascii: "#"), count: Int(partial.chunks[1].endOffset) - 1))
+                contentsOf: Data(repeating: UInt8(ascii: "#"), count: Int(interrupted.full.chunks[1].endOffset) - 1))
             try handle.close()
 
-            let resumed = try await chunker.chunk(source, into: folder)
-            #expect(resumed == full)
-            for chunk in full.chunks {
-                #expect(try Disk.read(folder + "/" + chunk.file) == Disk.read(root + "/first/" + chunk.file))
-            }
+            try await Self.expectChunkingAgainMakesTheSameChunks(interrupted, in: root)
         }
     }
 
@@ -91,28 +70,53 @@ import Testing
     /// of a chunk it lists: that manifest is not trusted, and chunking starts again at row 1.
     @Test func aManifestListingAMissingChunkIsIgnoredAndChunkingStartsOver() async throws {
         try await withTemporaryDirectory { root in
-            let source = root + "/in.csv"
-            try Data(Self.contacts(35).utf8).write(to: URL(fileURLWithPath: source))
-            var chunker = CSVChunker(writer: DurableWriter())
-            chunker.rowsPerChunk = 10
-            chunker.manifestEvery = 2
-            let full = try await chunker.chunk(source, into: root + "/first")
+            let interrupted = try await Self.interruptedChunking(rows: 35, in: root, keepingChunks: 1)
+            try await Self.expectChunkingAgainMakesTheSameChunks(interrupted, in: root)
+        }
+    }
 
-            let folder = root + "/second"
-            try Disk.makeDirectory(folder)
-            var partial = full
-            partial.chunks = Array(full.chunks.prefix(2))
-            partial.totalRows = 20
-            partial.complete = false
-            try Data(SpoolJSON.encoder.encode(partial)).write(to: URL(fileURLWithPath: folder + "/manifest.json"))
-            try Data(contentsOf: URL(fileURLWithPath: root + "/first/" + full.chunks[0].file))
-                .write(to: URL(fileURLWithPath: folder + "/" + full.chunks[0].file))
+    struct InterruptedChunking {
+        let chunker: CSVChunker
+        let source: String
+        let full: ChunkPlan
+        let folder: String
+    }
 
-            let again = try await chunker.chunk(source, into: folder)
-            #expect(again == full)
-            for chunk in full.chunks {
-                #expect(try Disk.read(folder + "/" + chunk.file) == Disk.read(root + "/first/" + chunk.file))
-            }
+    /// A chunking of `rows` contacts, 10 a chunk, done whole in `root/first`, and the state an
+    /// interrupted one left in `root/second`: a manifest listing two chunks, and the first `kept` of their files.
+    private static func interruptedChunking(rows: Int, in root: String, keepingChunks kept: Int) async throws
+        -> InterruptedChunking
+    {
+        let source = root + "/in.csv"
+        try Data(contacts(rows).utf8).write(to: URL(fileURLWithPath: source))
+        var chunker = CSVChunker(writer: DurableWriter())
+        chunker.rowsPerChunk = 10
+        chunker.manifestEvery = 2
+        let full = try await chunker.chunk(source, into: root + "/first")
+
+        let folder = root + "/second"
+        try Disk.makeDirectory(folder)
+        var partial = full
+        partial.chunks = Array(full.chunks.prefix(2))
+        partial.totalRows = 20
+        partial.complete = false
+        try Data(SpoolJSON.encoder.encode(partial)).write(to: URL(fileURLWithPath: folder + "/manifest.json"))
+        for chunk in partial.chunks.prefix(kept) {
+            try Data(contentsOf: URL(fileURLWithPath: root + "/first/" + chunk.file))
+                .write(to: URL(fileURLWithPath: folder + "/" + chunk.file))
+        }
+        return InterruptedChunking(chunker: chunker, source: source, full: full, folder: folder)
+    }
+
+    /// Chunking the interrupted folder again gives the whole chunking's plan and files.
+    private static func expectChunkingAgainMakesTheSameChunks(
+        _ interrupted: InterruptedChunking, in root: String
+    ) async throws {
+        let again = try await interrupted.chunker.chunk(interrupted.source, into: interrupted.folder)
+        #expect(again == interrupted.full)
+        for chunk in interrupted.full.chunks {
+            #expect(
+                try Disk.read(interrupted.folder + "/" + chunk.file) == Disk.read(root + "/first/" + chunk.file))
         }
     }
 

@@ -170,19 +170,13 @@ import Testing
         let spare = DurableWriter.spare(of: record)
         #expect(String(decoding: try Disk.read(spare), as: UTF8.self) == body)
         #expect(try Disk.list(harness.layout.tmp).isEmpty)
-        let claimInode = try Self.inode(spare)
+        let claimInode = try inode(spare)
         let queued = try Disk.read(record)
 
         await harness.drain([id])
         let done = try #require(try harness.spool.runDirectories("done").first)
-        #expect(try Self.inode(done + "/" + RunFiles.record) == claimInode)
+        #expect(try inode(done + "/" + RunFiles.record) == claimInode)
         #expect(try Disk.read(DurableWriter.spare(of: done + "/" + RunFiles.record)) == queued)
         #expect(try harness.spool.record(done).status == .completed)
-    }
-
-    private static func inode(_ path: String) throws -> UInt64 {
-        var info = stat()
-        guard lstat(path, &info) == 0 else { throw SpoolError.system("lstat", path: path) }
-        return UInt64(info.st_ino)
     }
 }

@@ -138,6 +138,13 @@ struct Harness {
     }
 }
 
+/// The inode number of `path` itself (a link is not followed).
+func inode(_ path: String) throws -> UInt64 {
+    var info = stat()
+    guard lstat(path, &info) == 0 else { throw SpoolError.system("lstat", path: path) }
+    return UInt64(info.st_ino)
+}
+
 /// Waits until `condition` holds, checking every 10 ms, failing after `seconds`.
 func waitUntil(
     _ what: String, seconds: Double = 20, sourceLocation: SourceLocation = #_sourceLocation,
