@@ -77,6 +77,23 @@ import Testing
         #expect(RunID(date: early, function: "f", seed: "s").rawValue.utf8.count == 20 + 3 + 8)
     }
 
+    @Test func writtenTimesReadBackAsWritten() throws {
+        // Before 2001 a Date's own representation lands some milliseconds a hair below where they were written.
+        for millisecond in 0..<1000 {
+            for base in [1_795_939_200.0, 946_684_800.0 - 86_400, -86_400.0] {
+                let text = UTCTime.iso8601(Date(timeIntervalSince1970: base + Double(millisecond) / 1000))
+                let readBack = UTCTime.iso8601(try #require(UTCTime.parseISO8601(text)))
+                #expect(readBack == text)
+            }
+        }
+        let eight = Date(timeIntervalSince1970: 1_795_939_200)
+        #expect(UTCTime.parseISO8601("2026-11-29T08:00:00Z") == eight)
+        // Other RFC 3339 forms are read as before: an offset, a tenth of a second.
+        #expect(UTCTime.parseISO8601("2026-11-29T09:00:00.5+01:00") == eight.addingTimeInterval(0.5))
+        #expect(UTCTime.parseISO8601("2026-11-29T08:00:00.123") == nil)
+        #expect(UTCTime.parseISO8601("2026-11-29 08:00:00.123Z") == nil)
+    }
+
     @Test func theSchedulerHandsOutRunsInDueOrder() async throws {
         let clock = ManualClock()
         let scheduler = Scheduler(clock: clock)
