@@ -41,6 +41,45 @@ import Testing
         }
     }
 
+    /// A write that fills the database makes SQLite end the whole transaction itself, savepoints and
+    /// all: the writes that waited with it fail, and each says the database is full.
+    @Test func aWriteThatFillsTheDatabaseFailsItsTransactionWithThatReason() async throws {
+        try await withTemporaryDirectory { directory in
+            let connection = try SQLiteConnection(path: directory + "/test.sqlite")
+            try await connection.transaction { db in
+                try db.executeScript("CREATE TABLE t (name TEXT NOT NULL, filler BLOB)")
+            }
+            try await connection.transaction { db in try db.executeScript("PRAGMA max_page_count = 16") }
+            let shared = SharedTransactions<String>(on: connection)
+            let release = DispatchSemaphore(value: 0)
+            defer { release.signal() }
+            let held = Task { try await connection.transaction { _ in release.wait() } }
+            let first = Task { try await shared.run(Self.insert("a", fails: false)) }
+            try await waitFor { shared.pending == (0, true) }
+            let small = Task { try await shared.run(Self.insert("b", fails: false)) }
+            try await waitFor { shared.pending == (1, true) }
+            let filling = Task {
+                try await shared.run { db in
+                    try db.execute("INSERT INTO t (name, filler) VALUES ('c', zeroblob(1000000))")
+                    return "c"
+                }
+            }
+            try await waitFor { shared.pending == (2, true) }
+            release.signal()
+            try await held.value
+
+            #expect(try await first.value == "a")
+            for task in [small, filling] {
+                let error = await #expect(throws: FolksbaseError.self) { try await task.value }
+                #expect(error?.message.contains("full") == true, "\(String(describing: error))")
+            }
+            let names = try await connection.read { db in
+                try db.fetchAll("SELECT name FROM t ORDER BY name") { $0.string(at: 0) }
+            }
+            #expect(names == ["a"])
+        }
+    }
+
     private static func insert(_ name: String, fails: Bool) -> @Sendable (SQLiteConnection.Session) throws -> String {
         { db in
             try db.execute("INSERT INTO t (name) VALUES (?)", name)

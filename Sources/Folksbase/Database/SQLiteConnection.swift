@@ -231,8 +231,8 @@ public final class SQLiteConnection: @unchecked Sendable {
         public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(connection.handle) }
 
         /// Runs `body` inside a savepoint of the open transaction: when it throws, its changes are
-        /// undone and its error returned. Throws only if the undo fails, which leaves the whole
-        /// transaction to be rolled back.
+        /// undone and its error returned. Throws when the whole transaction is lost: SQLite ended it
+        /// for the body's error (a full disk, an I/O error), which is thrown then, or the undo failed.
         public func inSavepoint<T>(_ body: () throws -> T) throws -> Result<T, Error> {
             try executeScript("SAVEPOINT shared")
             do {
@@ -240,6 +240,7 @@ public final class SQLiteConnection: @unchecked Sendable {
                 try executeScript("RELEASE shared")
                 return .success(value)
             } catch {
+                guard sqlite3_get_autocommit(connection.handle) == 0 else { throw error }
                 try executeScript("ROLLBACK TO shared")
                 try executeScript("RELEASE shared")
                 return .failure(error)

@@ -4,10 +4,11 @@ import SpoolEngine
 /// commit together, with one sync of the write-ahead log, and each index page they touch is
 /// written once instead of once per write. A caller returns after the commit.
 ///
-/// One that throws is undone alone and its caller gets the error: the shared transaction is rolled
-/// back and the writes run again, each inside a savepoint of its own. Savepoints are kept for that
-/// case because SQLite copies every page a savepoint changes aside first, which cost an import
-/// more than its upserts.
+/// One that throws is undone alone: the shared transaction is rolled back and the writes run again,
+/// each inside a savepoint of its own, and each caller gets the outcome of that second run. An
+/// error that makes SQLite end the transaction itself (a full disk, an I/O error) fails every
+/// write of it. Savepoints are kept for the second run because SQLite copies every page a
+/// savepoint changes aside first, which cost an import more than its upserts.
 final class SharedTransactions<Value: Sendable>: Sendable {
     private struct Waiting: Sendable {
         let body: @Sendable (SQLiteConnection.Session) throws -> Value
@@ -23,7 +24,8 @@ final class SharedTransactions<Value: Sendable>: Sendable {
     var pending: (waiting: Int, committing: Bool) { state.withLock { ($0.waiting.count, $0.committing) } }
 
     /// Runs `body` in the next shared transaction and returns its value once that has committed.
-    /// `body` runs again if another write of its transaction throws: it must only write to the database.
+    /// `body` runs again if a write of its transaction throws, itself included: it must only write to
+    /// the database.
     func run(_ body: @escaping @Sendable (SQLiteConnection.Session) throws -> Value) async throws -> Value {
         try await withCheckedThrowingContinuation { continuation in
             let leads = state.withLock { state in
