@@ -94,4 +94,20 @@ import Testing
         #expect(try Disk.listVisible(spool.layout.done) == ["2026-11-29"])
         #expect(try Disk.listVisible(spool.layout.failed).count == 1)
     }
+
+    @Test func staleTempFilesAreRemovedButAClaimStaysWhateverItsOriginalName() throws {
+        let spool = try TempSpool()
+        let temp = spool.layout.tmp + "/.event.json.tmp-123-1-abc"
+        let claim = spool.layout.tmp + "/" + ClaimName.make(original: "orders.tmp-1.json", at: Date())
+        let twoMinutesAgo = Date().addingTimeInterval(-120)
+        for path in [temp, claim] {
+            try Data("{}".utf8).write(to: URL(fileURLWithPath: path))
+            try FileManager.default.setAttributes([.modificationDate: twoMinutesAgo], ofItemAtPath: path)
+        }
+        let housekeeping = Housekeeping(
+            layout: spool.layout, retention: 7 * 86_400, dedupeWindow: 86_400, logger: testLogger)
+        #expect(try housekeeping.removeStaleTempFiles() == 1)
+        #expect(!Disk.exists(temp))
+        #expect(Disk.exists(claim))
+    }
 }

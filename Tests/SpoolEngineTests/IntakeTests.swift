@@ -179,4 +179,42 @@ import Testing
         #expect(try Disk.read(DurableWriter.spare(of: done + "/" + RunFiles.record)) == queued)
         #expect(try harness.spool.record(done).status == .completed)
     }
+
+    /// A claim becomes a run's file only when nothing outside the spool can still write to it.
+    @Test func aClaimIsKeptOnlyWhenNothingOutsideTheSpoolCanWriteToItAnyMore() async throws {
+        let harness = try Harness([Self.noop("a", "x/happened")])
+        let body = #"{"name":"x/happened"}"#
+        func spare(of id: RunID) -> String {
+            DurableWriter.spare(of: harness.layout.liveRun(id) + "/" + RunFiles.record)
+        }
+        func mode(_ path: String) throws -> mode_t {
+            var info = stat()
+            guard lstat(path, &info) == 0 else { throw SpoolError.system("lstat", path: path) }
+            return info.st_mode & 0o777
+        }
+
+        // A read-only file of the spool's user is kept, and made the spool's alone.
+        let readOnly = harness.layout.tmp + "/read-only.json"
+        try Data(body.utf8).write(to: URL(fileURLWithPath: readOnly))
+        chmod(readOnly, 0o444)
+        try Disk.rename(readOnly, harness.layout.incoming + "/read-only.json")
+        let kept = try #require(try await harness.intake.accept("read-only.json").first)
+        #expect(try mode(spare(of: kept)) == 0o600)
+
+        // A file written in place and found by a scan at once may still be written to: not kept.
+        try Data(body.utf8).write(to: URL(fileURLWithPath: harness.layout.incoming + "/in-place.json"))
+        let scanned = try #require(try await harness.intake.accept("in-place.json", settled: false).first)
+        #expect(!Disk.exists(spare(of: scanned)))
+
+        // Someone else's file is not kept (only root can make one here).
+        if geteuid() == 0 {
+            let foreign = harness.layout.tmp + "/foreign.json"
+            try Data(body.utf8).write(to: URL(fileURLWithPath: foreign))
+            chown(foreign, 65_534, 65_534)
+            try Disk.rename(foreign, harness.layout.incoming + "/foreign.json")
+            let notKept = try #require(try await harness.intake.accept("foreign.json").first)
+            #expect(!Disk.exists(spare(of: notKept)))
+        }
+        #expect(try Disk.list(harness.layout.tmp).isEmpty)
+    }
 }

@@ -48,7 +48,8 @@ struct Intake: Sendable {
             var created: [RunID] = []
             for name in try Disk.list(layout.tmp) where name.hasPrefix(ClaimName.prefix) {
                 do {
-                    created += try await process(claim: layout.tmp + "/" + name, now: now, isNew: false)
+                    created += try await process(
+                        claim: layout.tmp + "/" + name, now: now, isNew: false, keepable: false)
                 } catch {
                     logger.error(
                         "claim tmp/\(name) could not be finished: \(error); it is tried again at the next scan")
@@ -69,7 +70,9 @@ struct Intake: Sendable {
         let source = layout.incoming + "/" + name
         var created: [RunID] = []
         for path in Self.paths(named: name, in: layout.incoming) {
+            var mayStillBeWritten = false
             if !settled, let changed = Self.lastChange(path), now.timeIntervalSince(changed) < Self.settleTime {
+                mayStillBeWritten = true
                 // A name that is not UTF-8 cannot be read by its repaired name: it just waits to settle.
                 let parses =
                     Self.lastChange(Array(source.utf8CString)) != nil
@@ -81,7 +84,7 @@ struct Intake: Sendable {
                 if errno == ENOENT { continue }
                 throw SpoolError.system("rename", path: "\(source) -> \(claim)")
             }
-            created += try await process(claim: claim, now: now, isNew: true)
+            created += try await process(claim: claim, now: now, isNew: true, keepable: !mayStillBeWritten)
         }
         return created
     }
@@ -117,7 +120,8 @@ struct Intake: Sendable {
 
     /// Processes a claim file under its lock; safe to repeat after a crash at any point.
     /// A claim made just now (`isNew`) has a name never used before, so no run of it can exist yet.
-    private func process(claim path: String, now: Date, isNew: Bool) async throws -> [RunID] {
+    /// A `keepable` claim came in whole (renamed into `incoming/`), so it may become a run's file.
+    private func process(claim path: String, now: Date, isNew: Bool, keepable: Bool) async throws -> [RunID] {
         guard claimsInProgress.withLock({ $0.insert(path).inserted }) else { return [] }
         defer { _ = claimsInProgress.withLock { $0.remove(path) } }
         let claimName = Disk.name(of: path)
@@ -216,8 +220,11 @@ struct Intake: Sendable {
             }
             created += staged.map(\.id)
         }
-        // A file with other names (a hard link from outside the spool) is not kept: it is not the spool's.
-        try dispose(claim: path, keptBy: info.st_nlink == 1 ? created.first : nil)
+        // Only a file nothing outside the spool can write to any more is kept: not one with other names
+        // (a hard link), nor someone else's, nor one maybe still being written in place; kept, it is
+        // made the spool's alone (0600).
+        let kept = keepable && info.st_nlink == 1 && info.st_uid == geteuid() && fchmod(fd, 0o600) == 0
+        try dispose(claim: path, keptBy: kept ? created.first : nil)
         return created
     }
 
@@ -246,8 +253,9 @@ struct Intake: Sendable {
     }
 
     /// Makes a finished claim the spare of run.json in the first run it started, where the run's
-    /// first new record is written over it (`DurableWriter.replace`); removes it when it started
-    /// none, or when that run has a spare already. Reusing the file spares creating one inode per
+    /// first new record is written over it (`DurableWriter.replace`); removes it when there is no
+    /// such run (it started none, or it is not to be kept), or when that run has a spare already or
+    /// has left `runs/`. Reusing the file spares creating one inode per
     /// run and freeing another, which slows every later file creation on file systems that skip
     /// recently freed inodes.
     private func dispose(claim path: String, keptBy run: RunID?) throws {

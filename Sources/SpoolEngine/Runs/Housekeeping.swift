@@ -35,7 +35,8 @@ struct Housekeeping: Sendable {
         var removed = 0
         for folder in folders {
             for name in try Disk.list(folder) where name.hasPrefix(".") && isStale(folder + "/" + name, now: now) {
-                if name.contains(".tmp-") {
+                // A claim is accepted input, whatever its original name holds: the rescan finishes it.
+                if name.contains(".tmp-") && !name.hasPrefix(ClaimName.prefix) {
                     try Disk.removeFile(folder + "/" + name)
                     removed += 1
                 } else if name.hasPrefix(".stage-") && !hasLiveClaim() {
