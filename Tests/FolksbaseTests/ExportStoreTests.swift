@@ -205,6 +205,62 @@ import Testing
             #expect(negative?.code == .invalidInput)
         }
     }
+
+    /// The halves of a large page are read a moment apart: a contact added or deleted meanwhile in the
+    /// first half changes the page's size, and the pages still hold every other contact once.
+    @Test(arguments: [false, true])
+    func aPageReadInHalvesSkipsNothingWhenItsFirstHalfChanges(adding: Bool) async throws {
+        try await withTemporaryDirectory { directory in
+            let clock = ManualClock()
+            let store = try makeStore(in: directory, clock: clock)
+            let workspace = try await store.createWorkspace(name: "Acme")
+            var added: [Contact] = []
+            for number in 1...10 {
+                clock.set(clock.now().addingTimeInterval(0.001))
+                added.append(
+                    try await store.addContact(NewContact(email: "c\(number)@example.com"), workspaceID: workspace.id))
+            }
+            func cursor(_ contact: Contact) -> ContactCursor {
+                ContactCursor(
+                    createdAt: Int64((contact.createdAt.timeIntervalSince1970 * 1000).rounded()), id: contact.id)
+            }
+            // A page of 8 splits after the 4th contact; then, before its halves are read, the first half changes.
+            let middle = cursor(added[3])
+            var expected = added.map(\.email)
+            if adding {
+                clock.set(added[1].createdAt)
+                _ = try await store.addContact(NewContact(email: "new@example.com"), workspaceID: workspace.id)
+                expected = try await Self.emails(of: store, workspaceID: workspace.id)
+            } else {
+                try await store.connection.transaction { db in
+                    try db.execute("DELETE FROM contacts WHERE email = 'c2@example.com'")
+                }
+                expected.remove(at: 1)
+            }
+            var page = try await store.contactFieldsPage(
+                workspaceID: workspace.id, after: nil, splitAt: middle, limit: 8)
+            #expect(page.count == (adding ? 9 : 7))
+            var read: [String] = []
+            while true {
+                for row in 0..<page.count {
+                    page.forEachField(ofRow: row) { index, bytes in
+                        if index == 0 { read.append(String(decoding: bytes, as: UTF8.self)) }
+                    }
+                }
+                guard page.mayHaveMore else { break }
+                page = try await store.contactFieldsPage(workspaceID: workspace.id, after: page.cursor, limit: 8)
+            }
+            #expect(read == expected)
+        }
+    }
+
+    private static func emails(of store: SQLiteFolksbaseStore, workspaceID: String) async throws -> [String] {
+        try await store.connection.read { db in
+            try db.fetchAll("SELECT email FROM contacts WHERE workspace_id = ? ORDER BY created_at, id", workspaceID) {
+                $0.string(at: 0)
+            }
+        }
+    }
 }
 
 private func owners(_ store: SQLiteFolksbaseStore) async throws -> (Workspace, User) {

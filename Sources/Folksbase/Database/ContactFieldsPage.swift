@@ -21,6 +21,8 @@ public struct ContactFieldsPage: Sendable {
     private var ends: [Int] = []
     /// After the last contact of the page; nil when the page is empty.
     public internal(set) var cursor: ContactCursor?
+    /// Whether contacts may follow the cursor: the page's last read stopped at its limit.
+    public internal(set) var mayHaveMore = false
 
     public var count: Int { ends.count / Self.fieldCount }
     public var byteCount: Int { bytes.count }
@@ -39,6 +41,7 @@ public struct ContactFieldsPage: Sendable {
 
     /// Adds the contacts of `next`, the page that follows this one; its cursor becomes this page's.
     mutating func append(_ next: ContactFieldsPage) {
+        mayHaveMore = next.mayHaveMore
         guard next.count > 0 else { return }
         let offset = bytes.count
         bytes.append(contentsOf: next.bytes)

@@ -70,8 +70,10 @@ public protocol FolksbaseStore: Sendable {
     /// Marks an export failed with `error`; a completed export stays completed and is returned unchanged.
     func failExport(id: String, error: String) async throws -> ExportRecord
 
-    /// The exported fields of at most `limit` contacts of a workspace, oldest first, after `cursor`
-    /// (keyset pagination: contacts added meanwhile come in later pages, none is skipped or repeated).
+    /// The exported fields of `limit` contacts of a workspace, oldest first, after `cursor` (keyset
+    /// pagination: contacts added meanwhile come in later pages, none is skipped or repeated). A page
+    /// read in parts may hold a few more or fewer when contacts change meanwhile; its `mayHaveMore`,
+    /// not its size, says whether another page follows.
     func contactFieldsPage(workspaceID: String, after cursor: ContactCursor?, limit: Int) async throws
         -> ContactFieldsPage
     func contactCount(workspaceID: String) async throws -> Int

@@ -32,7 +32,7 @@ public enum ProcessExport {
                             try await services.exporter.writePart(
                                 number, workspaceID: record.workspaceId, after: after, folder: folder)
                         })
-                } while parts.last!.rows == services.exporter.rowsPerPart
+                } while parts.last!.more
                 let written = parts
                 let url = try await context.step.run("upload") { _ in
                     try await services.exporter.upload(written, folder: folder, exportID: record.id)

@@ -3,11 +3,12 @@ import SpoolEngine
 
 /// Writes a workspace's contacts as CSV part files, one keyset page each, and uploads them as one object.
 public struct ContactExporter: Sendable {
-    /// What one part holds: its file, its rows, and the keyset cursor after it.
+    /// What one part holds: its file, its rows, the keyset cursor after it, and whether a part may follow.
     public struct Part: Codable, Sendable, Hashable {
         public var file: String
         public var rows: Int
         public var cursor: ContactCursor?
+        public var more: Bool
     }
 
     public static let header = ["Email", "First Name", "Last Name", "Company Name", "Phone"]
@@ -24,12 +25,12 @@ public struct ContactExporter: Sendable {
     }
 
     /// Writes part `number` (1-based; the first carries the header) from the contacts after `cursor`.
-    /// A full page starts the read of the next one, which the next part takes.
+    /// A page that may have more after it starts the read of the next one, which the next part takes.
     public func writePart(_ number: Int, workspaceID: String, after cursor: ContactCursor?, folder: String)
         async throws -> Part
     {
         let page = try await page(workspaceID: workspaceID, after: cursor)
-        if page.count == rowsPerPart, let next = page.cursor {
+        if page.mayHaveMore, let next = page.cursor {
             await readAhead.start(.init(workspaceID: workspaceID, cursor: next, limit: rowsPerPart)) {
                 [store, rowsPerPart] in
                 try await store.contactFieldsPage(workspaceID: workspaceID, after: next, limit: rowsPerPart)
@@ -49,7 +50,7 @@ public struct ContactExporter: Sendable {
         let file = String(format: "%06d.csv", number)
         try await writer.makeDirectory(folder)
         try await writer.publish(csv, at: folder + "/" + file)
-        return Part(file: file, rows: page.count, cursor: page.cursor ?? cursor)
+        return Part(file: file, rows: page.count, cursor: page.cursor ?? cursor, more: page.mayHaveMore)
     }
 
     private func page(workspaceID: String, after cursor: ContactCursor?) async throws -> ContactFieldsPage {
