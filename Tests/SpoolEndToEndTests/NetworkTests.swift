@@ -20,6 +20,7 @@ import Testing
         guard process.terminationStatus == 0 else { throw ServerError("python exited \(process.terminationStatus)") }
     }
 
+    /// The file is served as `run.json`: downloaded into its own folder, it leaves the run's record alone.
     @Test func anImportFromAnHTTPURLRetriesAFailedDownloadThenCompletes() async throws {
         let workspace = try Workspace()
         let binary = try SpoolBinary(spool: workspace.spool)
@@ -27,13 +28,13 @@ import Testing
         let files = workspace.directory + "/served"
         try FileManager.default.createDirectory(atPath: files, withIntermediateDirectories: true)
         let generated = try binary.run([
-            "demo", "csv", "--rows", "2000", "--seed", "5", "--out", files + "/contacts.csv",
+            "demo", "csv", "--rows", "2000", "--seed", "5", "--out", files + "/run.json",
         ])
         let http = try LocalServer(["python3", Self.servers + "/http_server.py", "{port}", files])
         let server = try binary.serve(Self.fastRetries, log: "serve")
         defer { server.stop(SIGKILL) }
 
-        let url = "http://127.0.0.1:\(http.port)/fail-once/contacts.csv"
+        let url = "http://127.0.0.1:\(http.port)/fail-once/run.json"
         let output = try binary.run(["import", url, "--workspace", ids.workspaceId, "--user", ids.userId])
         #expect(output.status == 0, "\(output.stdout) \(output.stderr) \(workspace.log("serve"))")
         #expect(output.stdout.contains("status completed: 2000 rows"))
@@ -41,6 +42,8 @@ import Testing
         let failures = RunLog.read(run.directory + "/log.jsonl").filter { $0.kind == .stepFailed }
         #expect(failures.map(\.step) == ["download-and-chunk"])
         #expect(failures.first?.error?.contains("HTTP 503") == true)
+        #expect(try RunRecord.read(from: run.directory + "/run.json").status == .completed)
+        #expect(try Disk.read(run.directory + "/download/run.json") == Disk.read(files + "/run.json"))
         let imported = output.stdout.split(separator: "\n").first { $0.hasPrefix("status") } ?? ""
         #expect(generated.stderr.contains(imported.split(separator: " ")[4] + " valid unique emails"), "\(imported)")
         server.stop(SIGTERM)

@@ -31,8 +31,11 @@ public enum ProcessCSV {
                     }
                 }
                 let plan = try await context.step.run("download-and-chunk") { _ in
+                    // A folder of its own: a file named like the run's own files (run.json) stays apart.
+                    let downloads = directory + "/download"
+                    try await services.writer.makeDirectory(downloads)
                     let source = try await services.blobs.localFile(
-                        for: record.blobUrl, downloadingInto: directory)
+                        for: record.blobUrl, downloadingInto: downloads)
                     let plan = try await services.chunker.chunk(source, into: chunks)
                     _ = try ContactColumns(header: plan.header, mapping: record.columnMapping)
                     return plan
