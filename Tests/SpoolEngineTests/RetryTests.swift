@@ -148,10 +148,9 @@ import Testing
         #expect(await harness.executor.execute(id) == .finished)
         let done = try harness.spool.runDirectories("done")
         #expect(done.count == 1)
+        // Its run.json said completed already: it is moved, and nothing runs again.
         #expect(
-            RunLog.read(done[0] + "/" + RunFiles.log).map(\.kind).suffix(4) == [
-                .completed, .interrupted, .started, .completed,
-            ])
+            RunLog.read(done[0] + "/" + RunFiles.log).map(\.kind).suffix(3) == [.completed, .interrupted, .completed])
         #expect(runs[""] == 1, "the step ran once")
     }
 
@@ -182,5 +181,24 @@ import Testing
         harness.clock.advance(by: 86_400)
         #expect(await harness.executor.execute(id) == .finished)
         #expect(after[""] == 1)
+    }
+
+    /// A stop (or a crash) between a sleeping run's waking and its sleep step leaves it queued with
+    /// the sleep's deadline in run.json: the sleep keeps that deadline rather than starting over.
+    @Test func aSleepKeepsItsDeadlineWhenTheRunWasPutBackInTheQueue() async throws {
+        let function = SpoolFunction(id: "f", trigger: .event("x/go")) { context in
+            try await context.step.sleep("wait a day", for: .seconds(86_400))
+        }
+        let harness = try Harness([function])
+        let deadline = harness.clock.now().addingTimeInterval(86_400)
+        let id = try await harness.send(#"{"name":"x/go"}"#)[0]
+        #expect(await harness.executor.execute(id) == .wake(at: deadline))
+        let path = harness.layout.liveRun(id) + "/" + RunFiles.record
+        var record = try RunRecord.read(from: path)
+        record.status = .queued
+        try Data(try record.encoded()).write(to: URL(fileURLWithPath: path))
+        harness.clock.advance(by: 3600)
+        #expect(await harness.executor.execute(id) == .wake(at: deadline))
+        #expect(try RunRecord.read(from: path).wakeDate == deadline)
     }
 }

@@ -48,4 +48,34 @@ import Testing
         #expect(record.status == .completed && record.startedAt != nil)
         #expect(harness.clock.sleeperCount == 0, "the timer for the running record is cancelled with the run")
     }
+
+    /// A process that dies between writing a run's final run.json and moving the run leaves it in
+    /// runs/: the next execution only moves it, to the folder of the day it ended, and runs nothing.
+    @Test(arguments: [RunStatus.completed, .failed, .cancelled])
+    func aRunThatEndedButWasNotMovedIsOnlyMoved(status: RunStatus) async throws {
+        let calls = Counter()
+        let function = SpoolFunction(id: "f", trigger: .event("x/go")) { context in
+            calls.hit()
+            _ = try await context.step.run("one") { _ in 1 }
+        }
+        let harness = try Harness([function])
+        let id = try #require(try await harness.send(#"{"name":"x/go"}"#).first)
+        let directory = harness.layout.liveRun(id)
+        var record = try harness.spool.record(directory)
+        record.status = status
+        record.finishedAt = "2026-11-27T23:59:59.000Z"
+        try Data(try record.encoded()).write(to: URL(fileURLWithPath: directory + "/" + RunFiles.record))
+
+        #expect(await harness.executor.execute(id) == .finished)
+        #expect(calls[""] == 0)
+        let moved =
+            switch status {
+            case .completed: harness.layout.doneDay("2026-11-27") + "/" + id.rawValue
+            case .cancelled: harness.layout.cancelledDay("2026-11-27") + "/" + id.rawValue
+            default: harness.layout.failedRun(id)
+            }
+        #expect(try harness.spool.record(moved).status == status)
+        #expect(!Disk.exists(directory))
+        #expect(RunLog.read(moved + "/" + RunFiles.log).map(\.kind).last == RunLogEntry.Kind(rawValue: status.rawValue))
+    }
 }

@@ -61,6 +61,11 @@ struct RunExecutor: Sendable {
             return try await setAside(id, directory: directory, damage: damage, record: nil, log: log)
         }
         let now = clock.now()
+        if !record.status.isLive {
+            // It ended, but was not moved out of runs/ (its process died, or the move failed): only the move is left.
+            try await move(record, endedAt: record.finishedAt.flatMap(UTCTime.parseISO8601) ?? now, log: log)
+            return .finished
+        }
         if Disk.exists(directory + "/" + RunFiles.cancelRequest) {
             try await finish(&record, as: .cancelled, directory: directory, log: log)
             return .finished
@@ -306,11 +311,17 @@ struct RunExecutor: Sendable {
             record.attempt = 0
         }
         if removingTempFiles { await removeLeftoverTempFiles(in: directory) }
+        try await move(record, endedAt: now, log: log)
+    }
+
+    /// Logs the end of `record`, a run that ended, then writes it as run.json and moves the run into its state folder.
+    private func move(_ record: RunRecord, endedAt date: Date, log: RunLog) async throws {
+        let status = record.status
         let kind: RunLogEntry.Kind = status == .completed ? .completed : status == .failed ? .failed : .cancelled
         try? await log.append(
-            RunLogEntry(at: now, kind: kind, error: status == .failed ? record.lastError?.message : nil))
+            RunLogEntry(at: clock.now(), kind: kind, error: status == .failed ? record.lastError?.message : nil))
         do {
-            try await RunMover(layout: layout, writer: writer).finishLiveRun(record, to: status, at: now)
+            try await RunMover(layout: layout, writer: writer).finishLiveRun(record, to: status, at: date)
         } catch {
             // The line above said the run ended; this one says it did not, so the log stays true.
             try? await log.append(
