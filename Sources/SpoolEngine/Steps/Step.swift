@@ -113,10 +113,9 @@ public final class Step: @unchecked Sendable {
         try throwIfInterrupted()
         let now = clock.now()
         let deadline: Date
-        // A retrying sleep is one whose deadline passed but whose file could not be published.
-        if record.currentStep == id, record.status == .sleeping || record.status == .retrying,
-            let recorded = record.wakeDate
-        {
+        // The deadline recorded when this sleep began stands, also after a stop or a crash put the run
+        // back in the queue; a retrying sleep is one whose deadline passed but whose file could not be published.
+        if record.currentStep == id, record.status != .failing, let recorded = record.wakeDate {
             deadline = recorded
         } else {
             deadline = wakeAt(now)
