@@ -127,7 +127,9 @@ public enum UTCTime {
     }
 
     private static func components(_ date: Date) -> Parts {
-        let scaled = date.timeIntervalSince1970 * 1000
+        // A time outside the years 0 to 9999 is written as the nearest one inside: four digits hold the year.
+        let unclamped = date.timeIntervalSince1970 * 1000
+        let scaled = unclamped.isNaN ? 0 : min(max(unclamped, -62_167_219_200_000), 253_402_300_799_999)
         // A time made from a written one lies within a rounding error of its millisecond, either side.
         let nearest = scaled.rounded()
         let millis = Int64(abs(scaled - nearest) < 0.001 ? nearest : scaled.rounded(.down))

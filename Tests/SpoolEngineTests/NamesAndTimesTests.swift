@@ -92,6 +92,10 @@ import Testing
         #expect(UTCTime.parseISO8601("2026-11-29T09:00:00.5+01:00") == eight.addingTimeInterval(0.5))
         #expect(UTCTime.parseISO8601("2026-11-29T08:00:00.123") == nil)
         #expect(UTCTime.parseISO8601("2026-11-29 08:00:00.123Z") == nil)
+        // Times beyond what four digits of year hold are written as the nearest that fits, not a crash.
+        #expect(UTCTime.iso8601(Date(timeIntervalSince1970: 1e300)) == "9999-12-31T23:59:59.999Z")
+        #expect(UTCTime.iso8601(Date(timeIntervalSince1970: -1e300)) == "0000-01-01T00:00:00.000Z")
+        #expect(RetryAfterError("later", after: .seconds(Int64.max)).description.hasSuffix("9999-12-31T23:59:59.999Z)"))
     }
 
     @Test func theSchedulerHandsOutRunsInDueOrder() async throws {
