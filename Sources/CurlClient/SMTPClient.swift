@@ -11,7 +11,8 @@ import Foundation
 public struct SMTPClient: Sendable, CustomStringConvertible, CustomReflectable {
     /// Whether an `smtp://` connection is upgraded with STARTTLS (`smtps://` is always TLS).
     public enum StartTLS: Sendable, Hashable {
-        /// Upgrade when the server offers STARTTLS, else continue in clear text (credentials too).
+        /// Upgrade when the server offers STARTTLS, else continue in clear text; but a password
+        /// goes in clear text only to a loopback host: with one, any other host must offer STARTTLS.
         case whenAvailable
         /// Fail with `.tls` unless the server offers STARTTLS.
         case required
@@ -62,6 +63,26 @@ public struct SMTPClient: Sendable, CustomStringConvertible, CustomReflectable {
         }
     }
 
+    /// The configured STARTTLS, made `.required` where `.whenAvailable` would let a man in the middle,
+    /// by hiding the server's offer, read the password: a password for a host other than loopback.
+    public var effectiveStartTLS: StartTLS {
+        guard configuration.startTLS == .whenAvailable, password != nil else { return configuration.startTLS }
+        return isLoopback ? .whenAvailable : .required
+    }
+
+    /// Whether the server is this machine: `localhost`, 127.0.0.0/8 or ::1.
+    private var isLoopback: Bool {
+        guard let start = origin.range(of: "://")?.upperBound else { return false }
+        var host = origin[start...]
+        if host.hasPrefix("[") {
+            host = host.dropFirst().prefix { $0 != "]" }
+        } else if let colon = host.lastIndex(of: ":") {
+            host = host[..<colon]
+        }
+        let name = host.lowercased()
+        return name == "localhost" || name == "::1" || name.hasPrefix("127.")
+    }
+
     /// `smtp://user:***@host:port`: the server and user, never the password.
     public var description: String {
         guard let username, let scheme = url.range(of: "://") else { return url }
@@ -103,7 +124,7 @@ public struct SMTPClient: Sendable, CustomStringConvertible, CustomReflectable {
         try easy.set(CURLOPT_SSL_VERIFYHOST, configuration.verifyTLS ? 2 : 0)
         if let caBundle = configuration.caBundle { try easy.set(CURLOPT_CAINFO, caBundle) }
         let useSSL: curl_usessl
-        switch configuration.startTLS {
+        switch effectiveStartTLS {
         case .whenAvailable: useSSL = CURLUSESSL_TRY
         case .required: useSSL = CURLUSESSL_ALL
         case .never: useSSL = CURLUSESSL_NONE

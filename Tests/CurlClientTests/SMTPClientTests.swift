@@ -186,6 +186,19 @@ struct SMTPClientTests {
         #expect(try sink.messages() == [message])
     }
 
+    @Test func aPasswordGoesInClearTextOnlyToThisMachine() throws {
+        let cases: [(String, SMTPClient.StartTLS)] = [
+            ("smtp://u:p@mail.example.com:587", .required), ("smtp://u:p@127.0.0.1:25", .whenAvailable),
+            ("smtp://u:p@localhost", .whenAvailable), ("smtp://u:p@[::1]:25", .whenAvailable),
+            ("smtp://mail.example.com:25", .whenAvailable),
+        ]
+        for (url, expected) in cases { #expect(try SMTPClient(url: url).effectiveStartTLS == expected, "\(url)") }
+        var clearText = SMTPClient.Configuration()
+        clearText.startTLS = .never
+        #expect(
+            try SMTPClient(url: "smtp://u:p@mail.example.com", configuration: clearText).effectiveStartTLS == .never)
+    }
+
     @Test func aClosedPortIsAConnectError() async throws {
         let client = try SMTPClient(url: "smtp://user:hunter2@127.0.0.1:1", configuration: configuration)
         let error = try await #require(throws: TransferError.self) {
