@@ -13,24 +13,35 @@ extension Step {
         }
         guard atOnce > 0 else { throw SpoolError(.invalidInput, "steps run at once need atOnce > 0") }
         var results = [T?](repeating: nil, count: names.count)
-        try await withThrowingTaskGroup(of: (Int, T).self) { group in
+        // A group that throws would cancel the steps still running; this one lets them finish.
+        let firstError = await withTaskGroup(of: (Int, Result<T, Error>).self) { group -> Error? in
             var next = 0
+            var firstError: Error?
             func startNext() {
                 let index = next
                 next += 1
                 group.addTask {
-                    (
-                        index,
-                        try await self.run(names[index], retries: retries) { context in try await body(index, context) }
-                    )
+                    do {
+                        let value = try await self.run(names[index], retries: retries) { context in
+                            try await body(index, context)
+                        }
+                        return (index, .success(value))
+                    } catch {
+                        return (index, .failure(error))
+                    }
                 }
             }
             while next < min(atOnce, names.count) { startNext() }
-            while let (index, result) = try await group.next() {
-                results[index] = result
-                if next < names.count { startNext() }
+            while let (index, result) = await group.next() {
+                switch result {
+                case .success(let value): results[index] = value
+                case .failure(let error): firstError = firstError ?? error
+                }
+                if firstError == nil && next < names.count { startNext() }
             }
+            return firstError
         }
+        if let firstError { throw firstError }
         return results.map { $0! }
     }
 }
