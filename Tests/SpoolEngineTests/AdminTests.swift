@@ -19,6 +19,8 @@ import Testing
         #expect(await harness.executor.execute(id) == .finished)
         #expect(try harness.admin.runs(status: .failed).map(\.id) == [id.rawValue])
 
+        // A cancel request that came during the last step, too late to stop the run, does not stop its retry.
+        try Data("{}".utf8).write(to: URL(fileURLWithPath: harness.layout.failedRun(id) + "/" + RunFiles.cancelRequest))
         broken.withLock { $0 = false }
         try await harness.admin.retry(id)
         #expect(try harness.spool.record(harness.layout.liveRun(id)).status == .queued)

@@ -73,7 +73,8 @@ public struct SpoolAdmin: Sendable {
     /// Where a run is now, or nil if it is nowhere in the spool.
     public func location(of id: RunID) throws -> RunLocation? { try locator.find(id) }
 
-    /// Moves a failed run back into `runs/`; it resumes at the step that failed.
+    /// Moves a failed run back into `runs/`; it resumes at the step that failed. A cancel request
+    /// that came too late to stop it is withdrawn: the retry is the later word.
     public func retry(_ id: RunID) async throws {
         let directory = layout.failedRun(id)
         guard Disk.isDirectory(directory) else {
@@ -94,6 +95,9 @@ public struct SpoolAdmin: Sendable {
             var attempt = 1
             while Disk.exists(failureSteps + ".\(attempt)") { attempt += 1 }
             try await writer.move(failureSteps, to: failureSteps + ".\(attempt)")
+        }
+        if Disk.exists(directory + "/" + RunFiles.cancelRequest) {
+            try Disk.removeFile(directory + "/" + RunFiles.cancelRequest)
         }
         try await writer.replace(try record.encoded(), at: directory + "/" + RunFiles.record)
         try await RunLog(runDirectory: directory, writer: writer).append(
