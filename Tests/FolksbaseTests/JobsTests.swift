@@ -77,6 +77,30 @@ import Testing
         }
     }
 
+    /// `spool replay` of a finished export starts a run that finds the export completed: the run
+    /// fails at once, and its onFailure leaves the export completed and emails nobody.
+    @Test func anExportRunThatFindsItsExportFinishedLeavesItAloneAndEmailsNobody() async throws {
+        try await withTemporaryDirectory { root in
+            let served = try Served(root: root, clock: ManualClock())
+            let store = served.services.store
+            let seed = try await store.seedDemo()
+            let export = try await store.createExport(workspaceID: seed.workspaceId, userID: seed.userId)
+            _ = try await store.completeExport(id: export.id, blobURL: "file:///exports/x.csv", rowCount: 0)
+            try await served.send(
+                Event(
+                    name: ProcessExport.event,
+                    data: [
+                        "exportId": .string(export.id), "workspaceId": .string(seed.workspaceId),
+                        "userId": .string(seed.userId),
+                    ]))
+            try await served.waitFor("the export run to fail") { try served.runs("failed").count == 1 }
+            try await served.stop()
+
+            #expect(try await store.exportRecord(id: export.id)?.status == .completed)
+            #expect(((try? served.emails()) ?? []).isEmpty)
+        }
+    }
+
     @Test func aWelcomeForAMissingUserFailsWithoutRetrying() async throws {
         try await withTemporaryDirectory { root in
             let served = try Served(root: root, clock: ManualClock())

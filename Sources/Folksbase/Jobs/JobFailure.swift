@@ -1,12 +1,20 @@
 import SpoolEngine
 
 /// The `onFailure` of the import and export jobs: mark the record failed, then a best-effort email.
+///
+/// A run that found its record missing or no longer `processing` (`ProcessingRecord`, in the
+/// `fetchStep`) leaves it alone and sends nothing: the record was never that run's to fail, as when
+/// `spool replay` restarts an import that completed.
 enum JobFailure {
     static func record(
-        _ job: String, context: FailureContext, services: FolksbaseServices,
+        _ job: String, context: FailureContext, services: FolksbaseServices, fetchStep: String,
         markFailed: @escaping @Sendable (String, String) async throws -> Void,
         recordID: (Event) throws -> String, userID: (Event) throws -> String?
     ) async throws {
+        if context.error.step == fetchStep && context.error.nonRetriable == true {
+            context.logger.info("\(job) run \(context.runID) did not take its record: \(context.error.message)")
+            return
+        }
         let id = try recordID(context.event)
         let message = context.error.message
         try await context.step.run("mark-failed") { _ in try await markFailed(id, message) }

@@ -5,6 +5,8 @@ import SpoolEngine
 public enum ProcessCSV {
     public static let id = "process-csv"
     public static let event = "import/csv.confirmed"
+    /// The first step: a record it finds missing or not `processing` fails the run and is left alone.
+    static let fetchStep = "fetch-import"
     /// The most row errors kept in an import's error log (the count stays exact).
     public static let errorLogLimit = 1000
     /// Chunks imported at once: the store applies those that meet in one transaction. More at once
@@ -25,7 +27,7 @@ public enum ProcessCSV {
                 let data = try context.event.decodeData(EventData.self)
                 let directory = try await context.directory()
                 let chunks = directory + "/chunks"
-                let record = try await context.step.run("fetch-import") { _ in
+                let record = try await context.step.run(fetchStep) { _ in
                     try await ProcessingRecord.require("import", id: data.importId, status: \ImportRecord.status) {
                         try await services.store.importRecord(id: data.importId)
                     }
@@ -66,7 +68,7 @@ public enum ProcessCSV {
             },
             onFailure: { context in
                 try await JobFailure.record(
-                    "import", context: context, services: services,
+                    "import", context: context, services: services, fetchStep: fetchStep,
                     markFailed: { id, error in _ = try await services.store.failImport(id: id, error: error) },
                     recordID: { try $0.decodeData(EventData.self).importId },
                     userID: { try $0.decodeData(EventData.self).userId })

@@ -5,6 +5,8 @@ import SpoolEngine
 public enum ProcessExport {
     public static let id = "process-export"
     public static let event = "export/csv.confirmed"
+    /// The first step: a record it finds missing or not `processing` fails the run and is left alone.
+    static let fetchStep = "fetch-export"
 
     struct EventData: Decodable {
         var exportId: String
@@ -18,7 +20,7 @@ public enum ProcessExport {
             handler: { context in
                 let data = try context.event.decodeData(EventData.self)
                 let folder = try await context.directory() + "/parts"
-                let record = try await context.step.run("fetch-export") { _ in
+                let record = try await context.step.run(fetchStep) { _ in
                     try await ProcessingRecord.require("export", id: data.exportId, status: \ExportRecord.status) {
                         try await services.store.exportRecord(id: data.exportId)
                     }
@@ -51,7 +53,7 @@ public enum ProcessExport {
             },
             onFailure: { context in
                 try await JobFailure.record(
-                    "export", context: context, services: services,
+                    "export", context: context, services: services, fetchStep: fetchStep,
                     markFailed: { id, error in _ = try await services.store.failExport(id: id, error: error) },
                     recordID: { try $0.decodeData(EventData.self).exportId },
                     userID: { try $0.decodeData(EventData.self).userId })
