@@ -126,6 +126,9 @@ import Testing
             let ana = try await store.createUser(email: "ana@busy.test", name: "Ana")
             let bo = try await store.createUser(email: "bo@busy.test", name: "Bo")
             let cy = try await store.createUser(email: "cy@quiet.test", name: "Cy")
+            // A name no mail header can carry: Dee gets no digest, and the others still get theirs.
+            let dee = try await store.createUser(email: "dee@busy.test", name: "Dee\r\nBcc: all@evil.test")
+            try await store.addMember(workspaceID: busy.id, userID: dee.id, role: .member)
             try await store.addMember(workspaceID: busy.id, userID: ana.id, role: .owner)
             try await store.addMember(workspaceID: busy.id, userID: bo.id, role: .member)
             try await store.addMember(workspaceID: quiet.id, userID: cy.id, role: .owner)
@@ -147,9 +150,12 @@ import Testing
             #expect(
                 steps
                     == [
-                        "email-\(busy.id)-\(ana.id).json", "email-\(busy.id)-\(bo.id).json", "list-workspaces.json",
-                        "summary-\(busy.id).json",
+                        "email-\(busy.id)-\(ana.id).json", "email-\(busy.id)-\(bo.id).json",
+                        "email-\(busy.id)-\(dee.id).json", "list-workspaces.json", "summary-\(busy.id).json",
                     ].sorted())
+            let skipped = String(
+                decoding: try Disk.read(run.directory + "/steps/email-\(busy.id)-\(dee.id).json"), as: UTF8.self)
+            #expect(skipped.contains("not sent: "), "\(skipped)")
             let emails = try served.emails()
             #expect(emails.count == 2)
             #expect(emails.allSatisfy { $0.contains("Busy Co") && !$0.contains("Quiet Co") })
