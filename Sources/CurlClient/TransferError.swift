@@ -76,14 +76,40 @@ public struct TransferError: Error, CustomStringConvertible, Sendable {
     }
 }
 
-/// URLs as they may appear in messages and logs: never with a password.
+/// URLs as they may appear in messages and logs: never with a password, a signature or a token.
 public enum URLRedaction {
+    /// Query parameters whose value is a secret: presigned S3 and Google Cloud Storage URLs, Azure
+    /// shared access signatures, tokens and keys.
+    static let secretParameters: Set<String> = [
+        "x-amz-signature", "x-amz-credential", "x-amz-security-token", "x-goog-signature", "x-goog-credential",
+        "signature", "sig", "token", "access_token", "api_key", "apikey", "key",
+    ]
+
+    /// `url` with the password of its user info and the values of secret query parameters as `***`.
     public static func redact(_ url: String) -> String {
-        guard let scheme = url.range(of: "://"), let at = url[scheme.upperBound...].firstIndex(of: "@") else {
-            return url
+        guard let scheme = url.range(of: "://") else { return url }
+        let rest = url[scheme.upperBound...]
+        let authorityEnd = rest.firstIndex { "/?#".contains($0) } ?? rest.endIndex
+        var redacted = String(url[..<scheme.upperBound])
+        var hostStart = rest.startIndex
+        // The user info ends at the authority's last `@`: a password may hold an unescaped one.
+        if let at = rest[..<authorityEnd].lastIndex(of: "@") {
+            let user = rest[..<at].prefix { $0 != ":" }
+            redacted += user.isEmpty ? "" : user + ":***"
+            hostStart = at
         }
-        let userInfo = url[scheme.upperBound..<at]
-        let user = userInfo.split(separator: ":", maxSplits: 1).first.map(String.init) ?? ""
-        return String(url[..<scheme.upperBound]) + (user.isEmpty ? "" : user + ":***") + String(url[at...])
+        redacted += rest[hostStart..<authorityEnd]
+        let tail = rest[authorityEnd...]
+        guard let question = tail.firstIndex(of: "?") else { return redacted + tail }
+        let queryEnd = tail[question...].firstIndex(of: "#") ?? tail.endIndex
+        let parameters = tail[tail.index(after: question)..<queryEnd].split(
+            separator: "&", omittingEmptySubsequences: false)
+        let query = parameters.map { parameter -> String in
+            guard let equals = parameter.firstIndex(of: "=") else { return String(parameter) }
+            let name = parameter[..<equals]
+            let decoded = (String(name).removingPercentEncoding ?? String(name)).lowercased()
+            return secretParameters.contains(decoded) ? name + "=***" : String(parameter)
+        }
+        return redacted + tail[..<question] + "?" + query.joined(separator: "&") + tail[queryEnd...]
     }
 }

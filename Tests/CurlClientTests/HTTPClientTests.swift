@@ -117,5 +117,16 @@ import Testing
         }
         #expect(!error.description.contains("hunter2"))
         #expect(URLRedaction.redact("smtp://me:pw@mail.test:25") == "smtp://me:***@mail.test:25")
+        #expect(URLRedaction.redact("https://me:p@ss@host/a@b.csv") == "https://me:***@host/a@b.csv")
+        #expect(URLRedaction.redact("https://host/x.csv?from=a@b.test#top") == "https://host/x.csv?from=a@b.test#top")
+        let presigned =
+            "https://bucket.s3.amazonaws.com/x.csv?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIA%2F20261129"
+            + "&X-Amz-Signature=abc123&X-Amz-Security-Token=tok"
+        #expect(
+            URLRedaction.redact(presigned)
+                == "https://bucket.s3.amazonaws.com/x.csv?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=***"
+                + "&X-Amz-Signature=***&X-Amz-Security-Token=***")
+        #expect(
+            URLRedaction.redact("https://acct.blob.core.windows.net/c/x.csv?sv=2022&sig=s3cr3t").hasSuffix("sig=***"))
     }
 }

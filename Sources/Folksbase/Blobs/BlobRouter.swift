@@ -1,3 +1,5 @@
+import CurlClient
+
 /// Writes new blobs to one store and reads any blob from the source its URL's scheme names.
 public struct BlobRouter: BlobStore {
     public let destination: any BlobStore
@@ -21,7 +23,7 @@ public struct BlobRouter: BlobStore {
         guard let source = sources[scheme] else {
             throw FolksbaseError(
                 .invalidInput,
-                "cannot read \(url): no blob source for \"\(scheme):\" (known: "
+                "cannot read \(URLRedaction.redact(url)): no blob source for \"\(scheme):\" (known: "
                     + sources.keys.sorted().map { $0 + "://" }.joined(separator: ", ") + ")")
         }
         return try await source.localFile(for: url, downloadingInto: directory)

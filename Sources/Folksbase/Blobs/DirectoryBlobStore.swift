@@ -1,3 +1,4 @@
+import CurlClient
 import Foundation
 import SpoolEngine
 
@@ -30,7 +31,8 @@ public struct DirectoryBlobStore: BlobStore {
     public func localFile(for url: String, downloadingInto directory: String) async throws -> String {
         guard let parsed = URL(string: url), parsed.isFileURL else {
             throw FolksbaseError(
-                .invalidInput, "\(url) is not a file:// URL; the directory blob store reads only local files")
+                .invalidInput,
+                "\(URLRedaction.redact(url)) is not a file:// URL; the directory blob store reads only local files")
         }
         let path = parsed.path(percentEncoded: false)
         guard Disk.exists(path) else {

@@ -59,7 +59,7 @@ public struct S3BlobStore: BlobStore {
         }
         let rest = url.dropFirst(5)
         guard let slash = rest.firstIndex(of: "/"), rest.index(after: slash) < rest.endIndex else {
-            throw FolksbaseError(.invalidInput, "\(url) must be s3://bucket/key")
+            throw FolksbaseError(.invalidInput, "\(URLRedaction.redact(url)) must be s3://bucket/key")
         }
         let bucket = String(rest[..<slash])
         let object = String(rest[rest.index(after: slash)...])
@@ -75,7 +75,9 @@ public struct S3BlobStore: BlobStore {
             let body = error.bodyPrefix ?? ""
             let s3Error = failure("GetObject", url, status: error.status ?? 0, body: body)
             if S3XML.text("Code", in: body) == "NoSuchKey" {
-                throw FolksbaseError(.notFound, "the blob \(url) does not exist (S3 said NoSuchKey)", cause: s3Error)
+                throw FolksbaseError(
+                    .notFound, "the blob \(URLRedaction.redact(url)) does not exist (S3 said NoSuchKey)", cause: s3Error
+                )
             }
             throw s3Error
         } catch let error as TransferError {
