@@ -183,6 +183,27 @@ import Testing
         #expect(after[""] == 1)
     }
 
+    @Test func aSleepInOnFailureWakesAtItsDeadlineAndTheRunThenFails() async throws {
+        let after = Counter()
+        let function = SpoolFunction(
+            id: "f", trigger: .event("x/go"), retry: RetryPolicy(retries: 0),
+            handler: { context in try await context.step.run("a") { _ in throw SpoolError(.io, "down") } },
+            onFailure: { context in
+                try await context.step.sleep("pause", for: .seconds(60))
+                try await context.step.run("after") { _ in after.hit() }
+            })
+        let harness = try Harness([function])
+        let deadline = harness.clock.now().addingTimeInterval(60)
+        let id = try await harness.send(#"{"name":"x/go"}"#)[0]
+        #expect(await harness.executor.execute(id) == .wake(at: deadline))
+        harness.clock.advance(by: 30)
+        #expect(await harness.executor.execute(id) == .wake(at: deadline))
+        harness.clock.advance(by: 31)
+        #expect(await harness.executor.execute(id) == .finished)
+        #expect(after[""] == 1)
+        #expect(try harness.spool.runDirectories("failed").count == 1)
+    }
+
     /// A stop (or a crash) between a sleeping run's waking and its sleep step leaves it queued with
     /// the sleep's deadline in run.json: the sleep keeps that deadline rather than starting over.
     @Test func aSleepKeepsItsDeadlineWhenTheRunWasPutBackInTheQueue() async throws {

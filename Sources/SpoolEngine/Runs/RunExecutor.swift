@@ -271,9 +271,14 @@ struct RunExecutor: Sendable {
                     at: now, kind: .stepFailed, step: "on-failure/" + failedStep, attempt: record.attempt,
                     error: stepError.message, wakeAt: at))
             return .wake(at: at)
-        case .sleep(_, let until):
+        case .sleep(let sleepingStep, let until):
+            record.currentStep = sleepingStep
             record.wakeAt = UTCTime.iso8601(until)
+            record.updatedAt = UTCTime.iso8601(now)
             try await writer.replace(try record.encoded(), at: directory + "/" + RunFiles.record)
+            try? await log.append(
+                RunLogEntry(at: now, kind: .sleeping, step: RunFiles.onFailureSteps + "/" + sleepingStep, wakeAt: until)
+            )
             return .wake(at: until)
         case .stopping:
             return .stopped

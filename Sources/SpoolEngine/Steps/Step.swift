@@ -114,8 +114,9 @@ public final class Step: @unchecked Sendable {
         let now = clock.now()
         let deadline: Date
         // The deadline recorded when this sleep began stands, also after a stop or a crash put the run
-        // back in the queue; a retrying sleep is one whose deadline passed but whose file could not be published.
-        if record.currentStep == id, record.status != .failing, let recorded = record.wakeDate {
+        // back in the queue, and in onFailure; a retrying sleep is one whose deadline passed but whose
+        // file could not be published.
+        if record.currentStep == id, let recorded = record.wakeDate {
             deadline = recorded
         } else {
             deadline = wakeAt(now)
