@@ -67,6 +67,27 @@ import Testing
         #expect(try harness.admin.detail(second).steps.isEmpty, "no step ran after the request")
     }
 
+    /// A cancel asked for while a step runs that then fails stops the run now, not at its retry time.
+    @Test func aCancelDuringAStepThatThenFailsStopsTheRunAtOnce() async throws {
+        let started = LockedValue(false)
+        let released = LockedValue(false)
+        let function = SpoolFunction(id: "f", trigger: .event("x/go")) { context in
+            try await context.step.run("a") { _ in
+                started.withLock { $0 = true }
+                try await waitUntil("the cancel request") { released.withLock { $0 } }
+                throw SpoolError(.io, "a fails")
+            }
+        }
+        let harness = try Harness([function])
+        let id = try await harness.send(#"{"name":"x/go"}"#)[0]
+        let execution = Task { await harness.executor.execute(id) }
+        try await waitUntil("step a to start") { started.withLock { $0 } }
+        #expect(try await harness.admin.cancel(id) == .requested)
+        released.withLock { $0 = true }
+        #expect(await execution.value == .finished)
+        #expect(try harness.admin.runs(status: .cancelled).map(\.id) == [id.rawValue])
+    }
+
     @Test func aRunLockIsExclusiveUntilReleased() throws {
         let spool = try TempSpool()
         let directory = spool.layout.runs + "/r"

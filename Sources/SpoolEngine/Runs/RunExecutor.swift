@@ -192,11 +192,13 @@ struct RunExecutor: Sendable {
             try? await log.append(
                 RunLogEntry(
                     at: now, kind: .stepFailed, step: step, attempt: record.attempt, error: error.message, wakeAt: at))
+            if try await cancelIfRequested(&record, directory: directory, log: log) { return .finished }
             let failure = "step \(step) failed (attempt \(record.attempt)): \(error.message)"
             logger.warning("run \(record.id) \(failure); retrying at \(UTCTime.iso8601(at))")
             try await writer.replace(try record.encoded(), at: directory + "/" + RunFiles.record)
             return .wake(at: at)
         case .sleep(let step, let until):
+            if try await cancelIfRequested(&record, directory: directory, log: log) { return .finished }
             record.status = .sleeping
             record.currentStep = step
             record.attempt = 0
@@ -227,6 +229,13 @@ struct RunExecutor: Sendable {
             try? await log.append(RunLogEntry(at: now, kind: .failing, step: error.step, error: error.message))
             return try await runFailureHandler(function, event: event, record: &record, directory: directory, log: log)
         }
+    }
+
+    /// Cancels the run if `spool cancel` asked while its handler ran, rather than at its retry or wake time.
+    private func cancelIfRequested(_ record: inout RunRecord, directory: String, log: RunLog) async throws -> Bool {
+        guard Disk.exists(directory + "/" + RunFiles.cancelRequest) else { return false }
+        try await finish(&record, as: .cancelled, directory: directory, log: log)
+        return true
     }
 
     /// An error thrown outside any step counts as a failed attempt of the function itself.
