@@ -90,14 +90,7 @@ public enum UTCTime {
         else { return nil }
         let parts = Parts(
             year: year, month: month, day: day, hour: hour, minute: minute, second: second, millisecond: millisecond)
-        var broken = tm()
-        broken.tm_year = year - 1900
-        broken.tm_mon = month - 1
-        broken.tm_mday = day
-        broken.tm_hour = hour
-        broken.tm_min = minute
-        broken.tm_sec = second
-        let date = Date(timeIntervalSince1970: Double(timegm(&broken)) + Double(millisecond) / 1000)
+        let date = date(of: parts)
         return components(date) == parts ? date : nil
     }
 
@@ -112,14 +105,21 @@ public enum UTCTime {
             let hour = number(9..<11), let minute = number(11..<13), let second = number(13..<15),
             let millis = number(16..<19)
         else { return nil }
+        return date(
+            of: Parts(
+                year: year, month: month, day: day, hour: hour, minute: minute, second: second, millisecond: millis))
+    }
+
+    /// The instant `parts` names in UTC; a day or time out of range rolls over, as `timegm` does.
+    private static func date(of parts: Parts) -> Date {
         var broken = tm()
-        broken.tm_year = year - 1900
-        broken.tm_mon = month - 1
-        broken.tm_mday = day
-        broken.tm_hour = hour
-        broken.tm_min = minute
-        broken.tm_sec = second
-        return Date(timeIntervalSince1970: Double(timegm(&broken)) + Double(millis) / 1000)
+        broken.tm_year = parts.year - 1900
+        broken.tm_mon = parts.month - 1
+        broken.tm_mday = parts.day
+        broken.tm_hour = parts.hour
+        broken.tm_min = parts.minute
+        broken.tm_sec = parts.second
+        return Date(timeIntervalSince1970: Double(timegm(&broken)) + Double(parts.millisecond) / 1000)
     }
 
     private struct Parts: Equatable {

@@ -13,25 +13,13 @@ import Testing
         try await withTemporaryDirectory { directory in
             let connection = try SQLiteConnection(path: directory + "/test.sqlite")
             try await connection.transaction { db in try db.executeScript("CREATE TABLE t (name TEXT NOT NULL)") }
-            let shared = SharedTransactions<String>(on: connection)
-            // A transaction holds the connection until three writes wait: the first takes the
-            // next transaction alone, the other two share the one after.
-            let release = DispatchSemaphore(value: 0)
-            defer { release.signal() }
-            let held = Task { try await connection.transaction { _ in release.wait() } }
-            let first = Task { try await shared.run(Self.insert("a", fails: false)) }
-            try await waitFor { shared.pending == (0, true) }
             let refused = Self.insert("b", fails: true)
             let kept = Self.insert("c", fails: false)
-            let second = Task { try await shared.run(failingFirst ? refused : kept) }
-            try await waitFor { shared.pending == (1, true) }
-            let third = Task { try await shared.run(failingFirst ? kept : refused) }
-            try await waitFor { shared.pending == (2, true) }
-            release.signal()
-            try await held.value
+            let tasks = try await threeWrites(
+                on: connection, second: failingFirst ? refused : kept, third: failingFirst ? kept : refused)
 
-            #expect(try await first.value == "a")
-            let (refusedTask, keptTask) = failingFirst ? (second, third) : (third, second)
+            #expect(try await tasks[0].value == "a")
+            let (refusedTask, keptTask) = failingFirst ? (tasks[1], tasks[2]) : (tasks[2], tasks[1])
             await #expect(throws: FolksbaseError.self) { try await refusedTask.value }
             #expect(try await keptTask.value == "c")
             let names = try await connection.read { db in
@@ -50,26 +38,15 @@ import Testing
                 try db.executeScript("CREATE TABLE t (name TEXT NOT NULL, filler BLOB)")
             }
             try await connection.transaction { db in try db.executeScript("PRAGMA max_page_count = 16") }
-            let shared = SharedTransactions<String>(on: connection)
-            let release = DispatchSemaphore(value: 0)
-            defer { release.signal() }
-            let held = Task { try await connection.transaction { _ in release.wait() } }
-            let first = Task { try await shared.run(Self.insert("a", fails: false)) }
-            try await waitFor { shared.pending == (0, true) }
-            let small = Task { try await shared.run(Self.insert("b", fails: false)) }
-            try await waitFor { shared.pending == (1, true) }
-            let filling = Task {
-                try await shared.run { db in
+            let tasks = try await threeWrites(
+                on: connection, second: Self.insert("b", fails: false),
+                third: { db in
                     try db.execute("INSERT INTO t (name, filler) VALUES ('c', zeroblob(1000000))")
                     return "c"
-                }
-            }
-            try await waitFor { shared.pending == (2, true) }
-            release.signal()
-            try await held.value
+                })
 
-            #expect(try await first.value == "a")
-            for task in [small, filling] {
+            #expect(try await tasks[0].value == "a")
+            for task in tasks.dropFirst() {
                 let error = await #expect(throws: FolksbaseError.self) { try await task.value }
                 #expect(error?.message.contains("full") == true, "\(String(describing: error))")
             }
@@ -78,6 +55,27 @@ import Testing
             }
             #expect(names == ["a"])
         }
+    }
+
+    /// Queues three writes while another transaction holds `connection`: "a" takes the next
+    /// transaction alone, `second` and `third` share the one after. Returns their tasks.
+    private func threeWrites(
+        on connection: SQLiteConnection, second: @escaping @Sendable (SQLiteConnection.Session) throws -> String,
+        third: @escaping @Sendable (SQLiteConnection.Session) throws -> String
+    ) async throws -> [Task<String, Error>] {
+        let shared = SharedTransactions<String>(on: connection)
+        let release = DispatchSemaphore(value: 0)
+        defer { release.signal() }
+        let held = Task { try await connection.transaction { _ in release.wait() } }
+        let first = Task { try await shared.run(Self.insert("a", fails: false)) }
+        try await waitFor { shared.pending == (0, true) }
+        let secondWrite = Task { try await shared.run(second) }
+        try await waitFor { shared.pending == (1, true) }
+        let thirdWrite = Task { try await shared.run(third) }
+        try await waitFor { shared.pending == (2, true) }
+        release.signal()
+        try await held.value
+        return [first, secondWrite, thirdWrite]
     }
 
     private static func insert(_ name: String, fails: Bool) -> @Sendable (SQLiteConnection.Session) throws -> String {
