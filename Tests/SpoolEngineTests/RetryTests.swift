@@ -183,6 +183,28 @@ import Testing
         #expect(after[""] == 1)
     }
 
+    /// A step that fails for good after another step was retried is logged as its own first attempt,
+    /// and run.json names it.
+    @Test func aFatalFailureNamesItsOwnStepAndAttempt() async throws {
+        let calls = Counter()
+        let function = SpoolFunction(id: "f", trigger: .event("x/go"), retry: fastRetry) { context in
+            try await context.step.run("a") { _ in
+                calls.hit("a")
+                if calls["a"] == 1 { throw SpoolError(.io, "a fails once") }
+            }
+            try await context.step.run("b") { _ in throw NonRetriableError("b cannot work") }
+        }
+        let harness = try Harness([function])
+        let id = try await harness.send(#"{"name":"x/go"}"#)[0]
+        #expect(await harness.executor.execute(id) == .wake(at: harness.clock.now().addingTimeInterval(10)))
+        harness.clock.advance(by: 10)
+        #expect(await harness.executor.execute(id) == .finished)
+        let failed = harness.layout.failedRun(id)
+        let failure = try #require(RunLog.read(failed + "/" + RunFiles.log).last { $0.kind == .stepFailed })
+        #expect(failure.step == "b" && failure.attempt == 1)
+        #expect(try harness.spool.record(failed).currentStep == "b")
+    }
+
     @Test func aSleepInOnFailureWakesAtItsDeadlineAndTheRunThenFails() async throws {
         let after = Counter()
         let function = SpoolFunction(

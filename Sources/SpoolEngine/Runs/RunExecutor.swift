@@ -217,9 +217,10 @@ struct RunExecutor: Sendable {
             try? await log.append(RunLogEntry(at: now, kind: .interrupted))
             return .stopped
         case .fatal(let error):
+            let attempt = record.currentStep == (error.step ?? RunFiles.betweenSteps) ? record.attempt + 1 : 1
             try? await log.append(
-                RunLogEntry(
-                    at: now, kind: .stepFailed, step: error.step, attempt: record.attempt + 1, error: error.message))
+                RunLogEntry(at: now, kind: .stepFailed, step: error.step, attempt: attempt, error: error.message))
+            record.currentStep = error.step ?? RunFiles.betweenSteps
             record.status = .failing
             record.lastError = error
             record.attempt = 0
