@@ -96,9 +96,7 @@ public struct SpoolAdmin: Sendable {
             while Disk.exists(failureSteps + ".\(attempt)") { attempt += 1 }
             try await writer.move(failureSteps, to: failureSteps + ".\(attempt)")
         }
-        if Disk.exists(directory + "/" + RunFiles.cancelRequest) {
-            try Disk.removeFile(directory + "/" + RunFiles.cancelRequest)
-        }
+        try Disk.removeFile(directory + "/" + RunFiles.cancelRequest)
         try await writer.replace(try record.encoded(), at: directory + "/" + RunFiles.record)
         try await RunLog(runDirectory: directory, writer: writer).append(
             RunLogEntry(at: now, kind: .requeued, step: record.currentStep))

@@ -66,10 +66,7 @@ struct RunExecutor: Sendable {
             try await move(record, endedAt: record.finishedAt.flatMap(UTCTime.parseISO8601) ?? now, log: log)
             return .finished
         }
-        if Disk.exists(directory + "/" + RunFiles.cancelRequest) {
-            try await finish(&record, as: .cancelled, directory: directory, log: log)
-            return .finished
-        }
+        if try await cancelIfRequested(&record, directory: directory, log: log) { return .finished }
         if let wake = record.wakeDate, wake > now,
             record.status == .retrying || record.status == .sleeping
                 || record.status == .failing
@@ -232,7 +229,8 @@ struct RunExecutor: Sendable {
         }
     }
 
-    /// Cancels the run if `spool cancel` asked while its handler ran, rather than at its retry or wake time.
+    /// Cancels the run if `spool cancel` asked for it: before it runs, or while its handler ran rather
+    /// than at its retry or wake time.
     private func cancelIfRequested(_ record: inout RunRecord, directory: String, log: RunLog) async throws -> Bool {
         guard Disk.exists(directory + "/" + RunFiles.cancelRequest) else { return false }
         try await finish(&record, as: .cancelled, directory: directory, log: log)
