@@ -31,6 +31,33 @@ import Testing
         await #expect(throws: SpoolError.self) { try await harness.admin.retry(id) }
     }
 
+    /// The failure email of a run that fails again after `spool retry` is a new message, and the
+    /// failure handler's `notify` is not the handler's `notify`.
+    @Test func eachFailureHandlerRunHasIdempotencyKeysOfItsOwn() async throws {
+        let keys = LockedValue<[String]>([])
+        let function = SpoolFunction(
+            id: "f", trigger: .event("x/go"), retry: RetryPolicy(retries: 0),
+            handler: { context in
+                try await context.step.run("notify") { step in keys.withLock { $0.append(step.idempotencyKey) } }
+                try await context.step.run("work") { _ in throw SpoolError(.io, "down") }
+            },
+            onFailure: { context in
+                try await context.step.run("notify") { step in keys.withLock { $0.append(step.idempotencyKey) } }
+            })
+        let harness = try Harness([function])
+        let id = try await harness.send(#"{"name":"x/go"}"#)[0]
+        #expect(await harness.executor.execute(id) == .finished)
+        try await harness.admin.retry(id)
+        #expect(await harness.executor.execute(id) == .finished)
+        try await harness.admin.retry(id)
+        #expect(await harness.executor.execute(id) == .finished)
+        #expect(
+            keys.withLock { $0 } == [
+                "\(id)/notify", "\(id)/on-failure/notify", "\(id)/on-failure/retry-1/notify",
+                "\(id)/on-failure/retry-2/notify",
+            ])
+    }
+
     @Test func replayStartsANewRunFromTheSameEvent() async throws {
         let calls = Counter()
         let function = SpoolFunction(id: "f", trigger: .event("x/go")) { context in
@@ -65,6 +92,32 @@ import Testing
         #expect(await harness.executor.execute(second) == .finished)
         #expect(try harness.admin.detail(second).record.status == .cancelled)
         #expect(try harness.admin.detail(second).steps.isEmpty, "no step ran after the request")
+    }
+
+    /// The run's executor may finish it between the request's write and the attempt to take its lock.
+    @Test func aCancelRequestThatARunOutranIsWithdrawnAndSaysWhereTheRunEnded() async throws {
+        let function = SpoolFunction(id: "f", trigger: .event("x/go")) { context in
+            try await context.step.run("a") { _ in }
+        }
+        let harness = try Harness([function])
+        let id = try await harness.send(#"{"name":"x/go"}"#)[0]
+        #expect(await harness.executor.execute(id) == .finished)
+        let done = try #require(try harness.admin.location(of: id))
+        #expect(done.folder == "done")
+        try Data("{}".utf8).write(to: URL(fileURLWithPath: done.directory + "/" + RunFiles.cancelRequest))
+
+        let error = await #expect(throws: SpoolError.self) {
+            try await harness.admin.settleCancelRequest(id, requestedAt: harness.clock.now())
+        }
+        #expect(error?.message.contains("ended in done/") == true)
+        #expect(!Disk.exists(done.directory + "/" + RunFiles.cancelRequest), "the request is withdrawn")
+
+        let second = try await harness.send(#"{"name":"x/go"}"#)[0]
+        try Data("{}".utf8).write(
+            to: URL(fileURLWithPath: harness.layout.liveRun(second) + "/" + RunFiles.cancelRequest))
+        #expect(await harness.executor.execute(second) == .finished)
+        #expect(try await harness.admin.settleCancelRequest(second, requestedAt: harness.clock.now()) == .cancelled)
+        #expect(try harness.admin.location(of: second)?.folder == "cancelled")
     }
 
     /// A cancel asked for while a step runs that then fails stops the run now, not at its retry time.

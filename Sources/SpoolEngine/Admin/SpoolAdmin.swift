@@ -131,8 +131,14 @@ public struct SpoolAdmin: Sendable {
         let now = clock.now()
         let request = ["requestedAt": UTCTime.iso8601(now), "by": ProcessIdentity.current]
         try await writer.publish(try SpoolJSON.encoder.encode(request), at: directory + "/" + RunFiles.cancelRequest)
+        return try await settleCancelRequest(id, requestedAt: now)
+    }
+
+    /// Once the request is on disk: cancels the run now if no process is executing it.
+    func settleCancelRequest(_ id: RunID, requestedAt now: Date) async throws -> CancelOutcome {
+        let directory = layout.liveRun(id)
         guard let lock = try RunLock.tryAcquire(runDirectory: directory) else {
-            return Disk.exists(directory) ? .requested : .cancelled
+            return Disk.exists(directory) ? .requested : try outcomeOfARunThatLeft(id)
         }
         defer { withExtendedLifetime(lock) {} }
         var record = try RunRecord.read(from: directory + "/" + RunFiles.record)
@@ -143,6 +149,21 @@ public struct SpoolAdmin: Sendable {
         try await RunLog(runDirectory: directory, writer: writer).append(RunLogEntry(at: now, kind: .cancelled))
         try await RunMover(layout: layout, writer: writer).finishLiveRun(record, to: .cancelled, at: now)
         return .cancelled
+    }
+
+    /// A run that left `runs/` after the request was written: its executor cancelled it, or it had
+    /// ended already (the request, too late, is withdrawn).
+    private func outcomeOfARunThatLeft(_ id: RunID) throws -> CancelOutcome {
+        let location = try locate(id)
+        switch location.folder {
+        case "cancelled": return .cancelled
+        case "runs": return .requested
+        default:
+            try Disk.removeFile(location.directory + "/" + RunFiles.cancelRequest)
+            throw SpoolError(
+                .conflict,
+                "run \(id) ended in \(location.folder)/ before the cancel request reached it; nothing to cancel")
+        }
     }
 
     private func locate(_ id: RunID) throws -> RunLocation {

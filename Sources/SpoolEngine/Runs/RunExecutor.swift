@@ -136,7 +136,8 @@ struct RunExecutor: Sendable {
         }
 
         let step = makeStep(
-            id, folder: directory + "/" + RunFiles.steps, completed: completedSteps, logPrefix: "", record: resumed,
+            id, folder: directory + "/" + RunFiles.steps, completed: completedSteps, logPrefix: "", keyPrefix: "",
+            record: resumed,
             retry: function.retry, log: log, beforeWriting: { try await logged.value })
         let context = RunContext(
             event: event, runID: id, functionID: function.id, step: step, logger: runLogger(id),
@@ -255,7 +256,8 @@ struct RunExecutor: Sendable {
         try await writer.makeDirectory(folder)
         let step = makeStep(
             record.id, folder: folder, completed: try Step.completedSteps(in: folder),
-            logPrefix: RunFiles.onFailureSteps + "/", record: record, retry: function.retry, log: log,
+            logPrefix: RunFiles.onFailureSteps + "/", keyPrefix: Self.failureKeyPrefix(record), record: record,
+            retry: function.retry, log: log,
             beforeWriting: {})
         let context = FailureContext(
             event: event, runID: record.id, functionID: function.id, error: error, step: step, directory: directory,
@@ -452,15 +454,22 @@ struct RunExecutor: Sendable {
         return record
     }
 
+    /// `on-failure/` for the failure handler's steps, then `on-failure/retry-N/` once the run has
+    /// been retried N times with `spool retry` and failed again.
+    static func failureKeyPrefix(_ record: RunRecord) -> String {
+        let retries = record.manualRetries ?? 0
+        return RunFiles.onFailureSteps + "/" + (retries > 0 ? "retry-\(retries)/" : "")
+    }
+
     private func makeStep(
-        _ id: RunID, folder: String, completed: Set<String>, logPrefix: String, record: RunRecord,
+        _ id: RunID, folder: String, completed: Set<String>, logPrefix: String, keyPrefix: String, record: RunRecord,
         retry: RetryPolicy, log: RunLog, beforeWriting: @escaping @Sendable () async throws -> Void
     ) -> Step {
         let cancelPath = layout.liveRun(id) + "/" + RunFiles.cancelRequest
         let isStopping = self.isStopping
         return Step(
             runID: id, directory: folder, completed: completed, record: record, retry: retry, writer: writer,
-            clock: clock, log: log, logPrefix: logPrefix,
+            clock: clock, log: log, logPrefix: logPrefix, keyPrefix: keyPrefix,
             checkInterruption: {
                 if Disk.exists(cancelPath) { return .cancelled }
                 if isStopping() { return .stopping }

@@ -39,7 +39,10 @@ public struct StepContext: Sendable {
     public let stepID: String
     /// 1 on the first attempt.
     public let attempt: Int
+    let keyPrefix: String
 
     /// Unique per run and step, the same on every attempt: for upsert keys, Message-IDs, file names.
-    public var idempotencyKey: String { runID.rawValue + "/" + stepID }
+    /// A failure handler's steps have keys of their own, and new ones after each `spool retry`, so a
+    /// run that fails again sends its failure email again.
+    public var idempotencyKey: String { runID.rawValue + "/" + keyPrefix + stepID }
 }

@@ -27,14 +27,17 @@ public final class Step: @unchecked Sendable {
     private let beforeWriting: @Sendable () async throws -> Void
     /// Prefixes step ids in log.jsonl (`on-failure/` for the failure handler's steps).
     private let logPrefix: String
+    /// Prefixes step ids in idempotency keys, so no two steps of a run share one.
+    private let keyPrefix: String
 
     init(
         runID: RunID, directory: String, completed: Set<String>, record: RunRecord, retry: RetryPolicy,
         writer: DurableWriter, clock: any SpoolClock, log: RunLog, logPrefix: String,
-        checkInterruption: @escaping @Sendable () -> StepInterruption?,
+        keyPrefix: String, checkInterruption: @escaping @Sendable () -> StepInterruption?,
         beforeWriting: @escaping @Sendable () async throws -> Void
     ) {
         self.logPrefix = logPrefix
+        self.keyPrefix = keyPrefix
         self.runID = runID
         self.directory = directory
         self.record = record
@@ -62,7 +65,7 @@ public final class Step: @unchecked Sendable {
         if let stored: T = try await memoized(id) { return stored }
         try throwIfInterrupted()
         let attempt = failedAttempts(of: id) + 1
-        let context = StepContext(runID: runID, stepID: id, attempt: attempt)
+        let context = StepContext(runID: runID, stepID: id, attempt: attempt, keyPrefix: keyPrefix)
         let started = ContinuousClock.now
         let value: T
         do {
