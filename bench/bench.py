@@ -83,11 +83,12 @@ def procrastinate_not_run_reason():
 
 
 class Bench:
-    def __init__(self, config, spool, spool_bench, disk_probe):
+    def __init__(self, config, spool, spool_bench, disk_probe, layout_probe):
         self.config = config
         self.spool = spool
         self.spool_bench = spool_bench
         self.disk_probe = disk_probe
+        self.layout_probe = layout_probe
         self.history = HistorySpool(os.path.join(WORK_DIR, "history"))
         self.procrastinate_not_run = procrastinate_not_run_reason()
         self.peers = list(HUEY_PEERS) + ([] if self.procrastinate_not_run else ["procrastinate"])
@@ -116,6 +117,8 @@ class Bench:
         for mode in ("durable", "nofsync"):
             self.measure(figures, f"disk/{mode}", workloads.disk_limit, self.disk_probe,
                          os.path.join(round_dir, f"disk-{mode}"), self.config.disk_seconds, mode)
+        self.measure(figures, "layout/c", workloads.layout_floor, self.layout_probe, os.path.join(round_dir, "layout"),
+                     self.config.tiny_events, self.config.spool_concurrency)
         self.measure(figures, "tiny/spool", self.on_spool, round_dir, "tiny", self.throughput)
         for peer in self.peers:
             self.measure(figures, f"tiny/{peer}", self.on_peer, round_dir, peer, "tiny", self.throughput)
@@ -293,7 +296,7 @@ def main():
             sys.exit(f"bench: {binary} is missing; build it with swift build -c release --product {os.path.basename(binary)}")
 
     started = time.monotonic()
-    bench = Bench(config, spool, spool_bench, os.path.join(WORK_DIR, "disk_limit"))
+    bench = Bench(config, spool, spool_bench, os.path.join(WORK_DIR, "disk_limit"), os.path.join(WORK_DIR, "layout_floor"))
     fresh_directory(RUN_DIR)
     try:
         history = bench.history.ensure(spool_bench, config.history_runs)

@@ -5,6 +5,7 @@ import statistics
 # The figure each measurement is summed up by, with its unit and how to print it.
 FIGURES = {
     "disk": ("ops_per_s", "ops/s", "{:,.0f}"),
+    "layout": ("events_per_s", "runs/s", "{:,.0f}"),
     "tiny": ("events_per_s", "events/s", "{:,.0f}"),
     "latency": ("p50_ms", "ms", "{:.2f}"),
     "import": ("rows_per_s", "rows/s", "{:,.0f}"),
@@ -196,6 +197,9 @@ def render_disk(rounds):
     tiny = median(rounds, "tiny/spool", "events_per_s")
     history = median(rounds, "tiny/spool-history", "events_per_s")
     p50 = median(rounds, "latency/spool", "p50_ms")
+    layout = median(rounds, "layout/c", "events_per_s")
+    layout_cpu = median(rounds, "layout/c", "cpu_ms_per_event")
+    sqlite_huey = median(rounds, "tiny/huey-sqlite", "events_per_s")
     publish_ms = 1000 / durable if durable else None
     lines = ["| figure | value |", "|---|---:|",
              f"| create + write 300 B + fsync + rename + fsync(dir), per second | {fmt(durable, '{:,.0f}')} |",
@@ -203,7 +207,13 @@ def render_disk(rounds):
              f"| one durable publish takes (ms) | {fmt(publish_ms, '{:.2f}')} |",
              f"| Spool tiny jobs/s ÷ durable publishes/s | {fmt(ratio_of(tiny, durable), '{:.3f}')} |",
              f"| Spool tiny jobs/s with history ÷ durable publishes/s | {fmt(ratio_of(history, durable), '{:.3f}')} |",
-             f"| Spool latency p50 ÷ one durable publish | {fmt(ratio_of(p50, publish_ms), '{:.1f}')} |"]
+             f"| Spool latency p50 ÷ one durable publish | {fmt(ratio_of(p50, publish_ms), '{:.1f}')} |",
+             f"| the file operations of one tiny run alone, in C, as many at once as Spool's (`layout_floor`), "
+             f"runs per second | {fmt(layout, '{:,.0f}')} |",
+             f"| … its CPU per run (ms) | {fmt(layout_cpu, '{:.2f}')} |",
+             f"| Spool tiny jobs/s ÷ those runs/s | {fmt(ratio_of(tiny, layout), '{:.3f}')} |",
+             f"| 2 × SqliteHuey's events/s (the tiny-job target) ÷ those runs/s | "
+             f"{fmt(ratio_of(2 * sqlite_huey if sqlite_huey else None, layout), '{:.2f}')} |"]
     return "\n".join(lines)
 
 
@@ -226,7 +236,7 @@ def raw_cell(name, result):
 def measurement_order(rounds):
     """Every measurement name, by workload, Spool first, then the peers as they were run."""
     first_seen = list(dict.fromkeys(name for figures in rounds for name in figures))
-    workloads = ["disk", "tiny", "latency", "import", "export"]
+    workloads = ["disk", "layout", "tiny", "latency", "import", "export"]
 
     def key(name):
         workload, system = name.split("/", 1)

@@ -66,3 +66,6 @@ mkdir -p .work
 if [ ! -x .work/disk_limit ] || [ disk_limit.c -nt .work/disk_limit ]; then
     cc -O2 -Wall -o .work/disk_limit disk_limit.c || die "cc could not build bench/disk_limit.c"
 fi
+if [ ! -x .work/layout_floor ] || [ layout_floor.c -nt .work/layout_floor ]; then
+    cc -O2 -Wall -pthread -o .work/layout_floor layout_floor.c || die "cc could not build bench/layout_floor.c"
+fi

@@ -64,6 +64,12 @@ def disk_limit(probe, directory, seconds, mode):
     return json.loads(run_checked([probe, directory, str(seconds), mode], "disk_limit"))
 
 
+def layout_floor(probe, directory, events, threads):
+    """The layout_floor probe: the file operations of `events` tiny runs alone, `threads` at once."""
+    directory = f"{directory}-{time.monotonic_ns()}"
+    return json.loads(run_checked([probe, directory, str(events), str(threads)], "layout_floor"))
+
+
 def run_checked(command, what, **options):
     result = subprocess.run(command, capture_output=True, text=True, **options)
     if result.returncode != 0:
