@@ -1,8 +1,8 @@
 // What the spool's layout and write rules cost on their own: the file operations of one tiny-job
 // run (3 steps), with nothing else, for many runs at once sharing their flushes (group commit).
-// It is the ceiling for any program that keeps the layout of spool/README.md and flushes as
-// Spool does: the tiny-job benchmark's Spool figure, divided by this one, is the share of it Spool
-// reaches.
+// It stands for the ceiling of any program that keeps the layout of spool/README.md and flushes
+// as Spool does (one thread per run in flight, woken after each flush): the tiny-job benchmark's
+// Spool figure, divided by this one, is the share of it Spool reaches.
 //
 // usage: layout_floor DIR EVENTS THREADS
 //   DIR must not exist; it is made and left for the caller to remove.
