@@ -58,6 +58,32 @@ import Testing
             ])
     }
 
+    /// A run.json rebuilt after damage counts the retries from the failure steps they set aside.
+    @Test func aRebuiltRecordKeepsFailureKeysNew() async throws {
+        let keys = LockedValue<[String]>([])
+        let function = SpoolFunction(
+            id: "f", trigger: .event("x/go"), retry: RetryPolicy(retries: 0),
+            handler: { context in try await context.step.run("work") { _ in throw SpoolError(.io, "down") } },
+            onFailure: { context in
+                try await context.step.run("notify") { step in keys.withLock { $0.append(step.idempotencyKey) } }
+            })
+        let harness = try Harness([function])
+        let id = try await harness.send(#"{"name":"x/go"}"#)[0]
+        #expect(await harness.executor.execute(id) == .finished)
+        try await harness.admin.retry(id)
+        #expect(await harness.executor.execute(id) == .finished)
+        try await harness.admin.retry(id)
+        try Data("{".utf8).write(to: URL(fileURLWithPath: harness.layout.liveRun(id) + "/" + RunFiles.record))
+        #expect(await harness.executor.execute(id) == .finished)
+        #expect(try harness.admin.location(of: id)?.folder == "failed")
+        try await harness.admin.retry(id)
+        #expect(await harness.executor.execute(id) == .finished)
+        #expect(
+            keys.withLock { $0 } == [
+                "\(id)/on-failure/notify", "\(id)/on-failure/retry-1/notify", "\(id)/on-failure/retry-3/notify",
+            ])
+    }
+
     @Test func replayStartsANewRunFromTheSameEvent() async throws {
         let calls = Counter()
         let function = SpoolFunction(id: "f", trigger: .event("x/go")) { context in
@@ -118,6 +144,44 @@ import Testing
         #expect(await harness.executor.execute(second) == .finished)
         #expect(try await harness.admin.settleCancelRequest(second, requestedAt: harness.clock.now()) == .cancelled)
         #expect(try harness.admin.location(of: second)?.folder == "cancelled")
+    }
+
+    /// A run whose process died after recording its end, before moving it out of `runs/`, keeps that end.
+    @Test func aCancelOfARunThatEndedButWasNotMovedLeavesItsOutcome() async throws {
+        let function = SpoolFunction(id: "f", trigger: .event("x/go")) { context in
+            try await context.step.run("a") { _ in }
+        }
+        let harness = try Harness([function])
+        let id = try await harness.send(#"{"name":"x/go"}"#)[0]
+        let directory = harness.layout.liveRun(id)
+        var record = try harness.spool.record(directory)
+        record.status = .completed
+        record.finishedAt = UTCTime.iso8601(harness.clock.now())
+        try record.encoded().write(to: URL(fileURLWithPath: directory + "/" + RunFiles.record))
+
+        let error = await #expect(throws: SpoolError.self) { try await harness.admin.cancel(id) }
+        #expect(error?.message.contains("has ended (completed)") == true)
+        #expect(try harness.spool.record(directory).status == .completed)
+        #expect(!Disk.exists(directory + "/" + RunFiles.cancelRequest))
+        #expect(await harness.executor.execute(id) == .finished)
+        #expect(try harness.admin.location(of: id)?.folder == "done")
+    }
+
+    /// `spool retry` may bring a failed run back between the cancel request and the look for where it went.
+    @Test func aCancelRequestThatARetryWithdrewSaysSo() async throws {
+        let function = SpoolFunction(id: "f", trigger: .event("x/go"), retry: RetryPolicy(retries: 0)) { context in
+            try await context.step.run("a") { _ in throw SpoolError(.io, "down") }
+        }
+        let harness = try Harness([function])
+        let id = try await harness.send(#"{"name":"x/go"}"#)[0]
+        #expect(await harness.executor.execute(id) == .finished)
+        try Data("{}".utf8).write(to: URL(fileURLWithPath: harness.layout.failedRun(id) + "/" + RunFiles.cancelRequest))
+        try await harness.admin.retry(id)
+
+        let error = await #expect(throws: SpoolError.self) { try await harness.admin.outcomeOfARunThatLeft(id) }
+        #expect(error?.message.contains("was retried") == true)
+        try Data("{}".utf8).write(to: URL(fileURLWithPath: harness.layout.liveRun(id) + "/" + RunFiles.cancelRequest))
+        #expect(try await harness.admin.outcomeOfARunThatLeft(id) == .requested)
     }
 
     /// A cancel asked for while a step runs that then fails stops the run now, not at its retry time.

@@ -96,7 +96,7 @@ public struct SpoolAdmin: Sendable {
             while Disk.exists(failureSteps + ".\(attempt)") { attempt += 1 }
             try await writer.move(failureSteps, to: failureSteps + ".\(attempt)")
         }
-        try Disk.removeFile(directory + "/" + RunFiles.cancelRequest)
+        try await withdrawCancelRequest(in: directory)
         try await writer.replace(try record.encoded(), at: directory + "/" + RunFiles.record)
         try await RunLog(runDirectory: directory, writer: writer).append(
             RunLogEntry(at: now, kind: .requeued, step: record.currentStep))
@@ -138,10 +138,17 @@ public struct SpoolAdmin: Sendable {
     func settleCancelRequest(_ id: RunID, requestedAt now: Date) async throws -> CancelOutcome {
         let directory = layout.liveRun(id)
         guard let lock = try RunLock.tryAcquire(runDirectory: directory) else {
-            return Disk.exists(directory) ? .requested : try outcomeOfARunThatLeft(id)
+            return Disk.exists(directory) ? .requested : try await outcomeOfARunThatLeft(id)
         }
         defer { withExtendedLifetime(lock) {} }
         var record = try RunRecord.read(from: directory + "/" + RunFiles.record)
+        guard record.status.isLive else {
+            try await withdrawCancelRequest(in: directory)
+            throw SpoolError(
+                .conflict,
+                "run \(id) has ended (\(record.status.rawValue)) and waits in runs/ for `spool serve` to move it; "
+                    + "nothing to cancel")
+        }
         record.status = .cancelled
         record.finishedAt = UTCTime.iso8601(now)
         record.updatedAt = record.finishedAt!
@@ -152,18 +159,31 @@ public struct SpoolAdmin: Sendable {
     }
 
     /// A run that left `runs/` after the request was written: its executor cancelled it, or it had
-    /// ended already (the request, too late, is withdrawn).
-    private func outcomeOfARunThatLeft(_ id: RunID) throws -> CancelOutcome {
+    /// ended already (the request, too late, is withdrawn), or it failed and `spool retry` brought
+    /// it back, which withdrew the request.
+    func outcomeOfARunThatLeft(_ id: RunID) async throws -> CancelOutcome {
         let location = try locate(id)
         switch location.folder {
-        case "cancelled": return .cancelled
-        case "runs": return .requested
+        case "cancelled":
+            return .cancelled
+        case "runs":
+            if Disk.exists(location.directory + "/" + RunFiles.cancelRequest) { return .requested }
+            throw SpoolError(
+                .conflict,
+                "run \(id) failed and was retried (`spool retry`) before the cancel request reached it, which "
+                    + "withdrew the request; cancel it again if it should stop")
         default:
-            try Disk.removeFile(location.directory + "/" + RunFiles.cancelRequest)
+            try await withdrawCancelRequest(in: location.directory)
             throw SpoolError(
                 .conflict,
                 "run \(id) ended in \(location.folder)/ before the cancel request reached it; nothing to cancel")
         }
+    }
+
+    /// Removes a run's cancel request, behind the freeze gate like every other change to the spool.
+    private func withdrawCancelRequest(in directory: String) async throws {
+        let path = directory + "/" + RunFiles.cancelRequest
+        try await writer.perform { try Disk.removeFile(path) }
     }
 
     private func locate(_ id: RunID) throws -> RunLocation {

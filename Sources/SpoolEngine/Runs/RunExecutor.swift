@@ -451,6 +451,9 @@ struct RunExecutor: Sendable {
         if let created = RunLog.read(directory + "/" + RunFiles.log).first(where: { $0.kind == .created }) {
             record.createdAt = created.at
         }
+        // Each `spool retry` set a failure's handler steps aside; their count keeps the next failure's keys new.
+        let setAside = (1...).prefix { Disk.exists(directory + "/" + RunFiles.onFailureSteps + ".\($0)") }.count
+        if setAside > 0 { record.manualRetries = setAside }
         return record
     }
 
