@@ -14,13 +14,16 @@ import Testing
         let server: SpoolServer
         let task: Task<Void, Error>
 
-        init(root: String, clock: ManualClock) throws {
+        init(
+            root: String, clock: ManualClock,
+            functions: (FolksbaseServices) -> [SpoolFunction] = { FolksbaseFunctions.all($0) }
+        ) throws {
             layout = SpoolLayout(root: root + "/spool")
             try layout.create()
             let writer = DurableWriter()
             services = try FolksbaseServices.embedded(spool: layout, writer: writer, clock: clock)
             server = SpoolServer(
-                layout: layout, functions: FolksbaseFunctions.all(services), writer: writer,
+                layout: layout, functions: functions(services), writer: writer,
                 logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
             task = Task { [server] in try await server.run() }
         }
@@ -98,6 +101,48 @@ import Testing
 
             #expect(try await store.exportRecord(id: export.id)?.status == .completed)
             #expect(((try? served.emails()) ?? []).isEmpty)
+        }
+    }
+
+    /// An import's `notify` comes after `finalize`: when it fails for good, the import stays completed
+    /// and nobody is told it failed. An import still processing is marked failed and its user emailed.
+    @Test(arguments: [false, true])
+    func theFailureHandlerFailsOnlyARecordThatHasNotCompleted(completedFirst: Bool) async throws {
+        try await withTemporaryDirectory { root in
+            let served = try Served(root: root, clock: ManualClock()) { services in
+                [
+                    SpoolFunction(
+                        id: "late-failure", trigger: .event("test/late"), retry: RetryPolicy(retries: 0),
+                        handler: { context in
+                            try await context.step.run("notify") { _ in throw NonRetriableError("mail refused") }
+                        },
+                        onFailure: { context in
+                            try await JobFailure.record(
+                                "import", context: context, services: services, fetchStep: ProcessCSV.fetchStep,
+                                markFailed: { id, error in
+                                    try await services.store.failImport(id: id, error: error).status
+                                },
+                                recordID: { try $0.decodeData([String: String].self)["importId"] ?? "" },
+                                userID: { try $0.decodeData([String: String].self)["userId"] })
+                        })
+                ]
+            }
+            let store = served.services.store
+            let seed = try await store.seedDemo()
+            let record = try await store.createImport(
+                workspaceID: seed.workspaceId, userID: seed.userId, blobURL: "file:///imports/x.csv", fileName: "x.csv",
+                columnMapping: nil)
+            if completedFirst {
+                _ = try await store.completeImport(
+                    id: record.id, totalRows: 0, inserted: 0, updated: 0, skipped: 0, errorLog: [], errorCount: 0)
+            }
+            try await served.send(
+                Event(name: "test/late", data: ["importId": .string(record.id), "userId": .string(seed.userId)]))
+            try await served.waitFor("the run to fail") { try served.runs("failed").count == 1 }
+            try await served.stop()
+
+            #expect(try await store.importRecord(id: record.id)?.status == (completedFirst ? .completed : .failed))
+            #expect(((try? served.emails()) ?? []).count == (completedFirst ? 0 : 1))
         }
     }
 

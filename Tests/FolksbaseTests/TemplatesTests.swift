@@ -42,4 +42,17 @@ import Testing
         #expect(html.contains("<tr><td>Exports completed</td><td style=\"text-align:right\">2</td></tr>"))
         _ = try message.rendered()
     }
+
+    /// A file name with a line break (from a percent-encoded URL) would break the Subject header.
+    @Test func aSubjectBuiltFromAFileNameStaysOnOneLine() throws {
+        let record = ImportRecord(
+            id: "imp_1", workspaceId: "ws_1", userId: "usr_1", status: .completed, blobUrl: "file:///x",
+            fileName: "contacts\r\nBcc: everyone@example.com.csv", createdAt: .utc("2026-11-30T08:00:00Z"))
+        let message = templates.importCompleted(
+            record, recipient: user, idempotencyKey: "run-3/notify", date: .utc("2026-11-30T08:00:00Z"))
+        #expect(message.subject == "Import complete: contacts  Bcc: everyone@example.com.csv")
+        let rendered = String(decoding: try message.rendered(), as: UTF8.self)
+        let headers = try #require(rendered.components(separatedBy: "\r\n\r\n").first)
+        #expect(!headers.components(separatedBy: "\r\n").contains { $0.hasPrefix("Bcc:") })
+    }
 }

@@ -4,11 +4,13 @@ import SpoolEngine
 ///
 /// A run that found its record missing or no longer `processing` (`ProcessingRecord`, in the
 /// `fetchStep`) leaves it alone and sends nothing: the record was never that run's to fail, as when
-/// `spool replay` restarts an import that completed.
+/// `spool replay` restarts an import that completed. A record that completed before the run failed
+/// (its `notify` step failed) stays completed, and no failure email goes out for it.
 enum JobFailure {
+    /// `markFailed` returns the record's status afterwards: `completed` records are left as they are.
     static func record(
         _ job: String, context: FailureContext, services: FolksbaseServices, fetchStep: String,
-        markFailed: @escaping @Sendable (String, String) async throws -> Void,
+        markFailed: @escaping @Sendable (String, String) async throws -> JobStatus,
         recordID: (Event) throws -> String, userID: (Event) throws -> String?
     ) async throws {
         if context.error.step == fetchStep && context.error.nonRetriable == true {
@@ -17,7 +19,13 @@ enum JobFailure {
         }
         let id = try recordID(context.event)
         let message = context.error.message
-        try await context.step.run("mark-failed") { _ in try await markFailed(id, message) }
+        let status = try await context.step.run("mark-failed") { _ in try await markFailed(id, message) }
+        guard status == .failed else {
+            let step = context.error.step ?? "no step"
+            context.logger.info(
+                "\(job) \(id) stays \(status.rawValue): its run failed after it, at \(step); no failure email goes out")
+            return
+        }
         let userID = try? userID(context.event)
         _ = try await context.step.run("notify-failure", retries: 0) { step -> Bool in
             do {

@@ -69,7 +69,7 @@ public enum ProcessCSV {
             onFailure: { context in
                 try await JobFailure.record(
                     "import", context: context, services: services, fetchStep: fetchStep,
-                    markFailed: { id, error in _ = try await services.store.failImport(id: id, error: error) },
+                    markFailed: { id, error in try await services.store.failImport(id: id, error: error).status },
                     recordID: { try $0.decodeData(EventData.self).importId },
                     userID: { try $0.decodeData(EventData.self).userId })
             })

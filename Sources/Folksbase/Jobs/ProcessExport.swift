@@ -54,7 +54,7 @@ public enum ProcessExport {
             onFailure: { context in
                 try await JobFailure.record(
                     "export", context: context, services: services, fetchStep: fetchStep,
-                    markFailed: { id, error in _ = try await services.store.failExport(id: id, error: error) },
+                    markFailed: { id, error in try await services.store.failExport(id: id, error: error).status },
                     recordID: { try $0.decodeData(EventData.self).exportId },
                     userID: { try $0.decodeData(EventData.self).userId })
             })

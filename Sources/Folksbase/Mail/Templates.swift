@@ -160,8 +160,15 @@ public struct EmailTemplates: Sendable {
     ) -> EmailMessage {
         EmailMessage(
             from: sender, to: [EmailAddress(user.email, name: user.name.isEmpty ? nil : user.name)],
-            subject: subject, textBody: text + "\n", htmlBody: html,
+            subject: Self.oneLine(subject), textBody: text + "\n", htmlBody: html,
             messageID: EmailMessage.messageID(idempotencyKey: idempotencyKey, domain: messageIDDomain), date: date)
+    }
+
+    /// A subject built from stored names (an import's file name) keeps to one line: a line break in
+    /// a header would make the message invalid, and the email would never go.
+    static func oneLine(_ text: String) -> String {
+        String(
+            String.UnicodeScalarView(text.unicodeScalars.map { $0.properties.generalCategory == .control ? " " : $0 }))
     }
 
     private static func greeting(_ name: String) -> String { name.isEmpty ? "Hi there," : "Hi \(name)," }
