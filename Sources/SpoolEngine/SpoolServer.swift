@@ -54,7 +54,7 @@ public final class SpoolServer: Sendable {
 
         for id in try await intake.recoverClaims() { await scheduler.schedule(id, at: clock.now()) }
         try await scanRuns()
-        try await scanIncoming(intake, settled: true)
+        try await scanIncoming(intake, settled: false)
 
         let workers = (0..<max(1, configuration.concurrency)).map { _ in Task { await self.workLoop() } }
         let background = Task {
@@ -155,7 +155,10 @@ public final class SpoolServer: Sendable {
                 await scheduler.scheduleIfUnknown(id, at: clock.now())
             }
         } catch {
-            logger.error("intake of incoming/\(name) failed: \(error); it stays there and is retried on the next scan")
+            let claimed = "tmp/\(ClaimName.prefix)…~\(name)"
+            logger.error(
+                "intake of incoming/\(name) failed: \(error); the file stays in incoming/ (or as \(claimed) once claimed) and is tried again at the next scan"
+            )
         }
     }
 

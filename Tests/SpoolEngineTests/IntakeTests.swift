@@ -103,6 +103,30 @@ import Testing
         #expect(try await harness.send(event).count == 1)
     }
 
+    /// Two processes may both find a marker expired; the second must not remove the first's new one.
+    @Test func anExpiredMarkerIsReplacedOnlyWhileItIsStillTheExpiredOne() async throws {
+        let harness = try Harness([Self.noop("a", "x/happened")])
+        let markers = DedupeMarkers(layout: harness.layout, window: 24 * 3600)
+        let path = markers.path(for: "order-42")
+        let now = harness.clock.now()
+        func write(claim: String, at date: Date) throws {
+            let marker = DedupeMarkers.Marker(eventId: "order-42", claim: claim, runs: [], at: UTCTime.iso8601(date))
+            try SpoolJSON.lineEncoder.encode(marker).write(to: URL(fileURLWithPath: path))
+        }
+
+        try write(claim: "first", at: now.addingTimeInterval(-25 * 3600))
+        #expect(markers.judge(path, claim: "second", now: now) == .expired)
+        #expect(try markers.removeExpired(path, now: now))
+        #expect(!Disk.exists(path))
+
+        // Judged expired, then replaced by another process before this one moved it.
+        try write(claim: "third", at: now)
+        #expect(try !markers.removeExpired(path, now: now))
+        #expect(markers.judge(path, claim: "fourth", now: now) == .live)
+        #expect(try Disk.list(harness.layout.ids) == [Disk.name(of: path)])
+        #expect(try await markers.claim("order-42", claim: "fourth", runs: [], now: now) == false)
+    }
+
     @Test func duplicateIDsInsideOneFileStartOneRun() async throws {
         let harness = try Harness([Self.noop("a", "x/happened")])
         let ids = try await harness.send(#"[{"name":"x/happened","id":"k"},{"name":"x/happened","id":"k"}]"#)
@@ -155,8 +179,21 @@ import Testing
         // The rename into runs/ reached the disk, the files' data did not; the claim is back.
         for file in [RunFiles.event, RunFiles.record] { try Data().write(to: URL(fileURLWithPath: run + "/" + file)) }
         try Data(body.utf8).write(to: URL(fileURLWithPath: claim))
+
+        // While a process holds the run, it is that process's to judge: the claim goes, the run stays.
+        var lock = try RunLock.tryAcquire(runDirectory: run)
+        #expect(lock != nil)
+        #expect(try await harness.intake.recoverClaims().isEmpty)
+        #expect(try Disk.read(run + "/" + RunFiles.record).isEmpty)
+        #expect(!Disk.exists(claim))
+        lock = nil
+        try Data(body.utf8).write(to: URL(fileURLWithPath: claim))
+
         #expect(try await harness.intake.recoverClaims() == ids)
         #expect(try harness.spool.record(run).status == .queued)
+        let kept = harness.layout.rejected + "/" + ids[0].rawValue
+        #expect(try Disk.read(kept + "/" + RunFiles.record).isEmpty, "what was left of the torn run is kept")
+        #expect(Disk.exists(kept + ".reason.json"))
         await harness.drain(ids)
         #expect(try harness.spool.runDirectories("done").count == 1)
         #expect(try harness.spool.runDirectories("failed").isEmpty)

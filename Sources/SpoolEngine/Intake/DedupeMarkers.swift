@@ -31,14 +31,42 @@ struct DedupeMarkers: Sendable {
                 try await flush.flushed(since: ticket, for: target)
                 return true
             } catch let error as SpoolError where error.errno == EEXIST {
-                let existing = try? JSONDecoder().decode(Marker.self, from: Disk.read(target))
-                if let existing, existing.claim == claim { return true }
-                let recordedAt = existing.flatMap { UTCTime.parseISO8601($0.at) } ?? Disk.modificationDate(target)
-                if let recordedAt, now.timeIntervalSince(recordedAt) < window { return false }
-                try Disk.removeFile(target)
+                switch judge(target, claim: claim, now: now) {
+                case .ours: return true
+                case .live: return false
+                case .expired: if try !removeExpired(target, now: now) { return false }
+                }
             }
         }
         return false
+    }
+
+    enum Standing { case ours, live, expired }
+
+    /// What the marker at `path` means for `claim`; a marker that cannot be read counts by its file's age.
+    func judge(_ path: String, claim: String, now: Date) -> Standing {
+        let existing = try? JSONDecoder().decode(Marker.self, from: Disk.read(path))
+        if let existing, existing.claim == claim { return .ours }
+        let recordedAt = existing.flatMap { UTCTime.parseISO8601($0.at) } ?? Disk.modificationDate(path)
+        if let recordedAt, now.timeIntervalSince(recordedAt) < window { return .live }
+        return .expired
+    }
+
+    /// Removes the expired marker at `target`; false if, by the time it was moved aside, another
+    /// process had replaced it with a live one, which is put back.
+    func removeExpired(_ target: String, now: Date) throws -> Bool {
+        let aside = layout.ids + "/.marker.expired-" + Disk.uniqueSuffix()
+        do {
+            try Disk.rename(target, aside)
+        } catch let error as SpoolError where error.errno == ENOENT {
+            return true
+        }
+        guard judge(aside, claim: "", now: now) == .expired else {
+            if (try? Disk.renameNoReplace(aside, target)) == nil { try Disk.removeFile(aside) }
+            return false
+        }
+        try Disk.removeFile(aside)
+        return true
     }
 
     /// Removes markers older than the window; returns how many.

@@ -200,7 +200,7 @@ struct Intake: Sendable {
             }
             let ticket = try builder.ticket()
             var staged: [RunBuilder.StagedRun] = []
-            for (function, id) in runs where try isNew || needsStaging(id) {
+            for (function, id) in runs where try isNew || needsStaging(id, now: now) {
                 staged.append(
                     try builder.stage(id: id, function: function.id, event: event, eventID: eventID, now: now))
             }
@@ -244,11 +244,21 @@ struct Intake: Sendable {
 
     /// Whether a run of this claim must be (re)built: it does not exist yet, or it is in `runs/`
     /// with torn files while its claim is still here (the claim goes only once the run is on disk).
-    private func needsStaging(_ id: RunID) throws -> Bool {
+    /// A torn run is moved to `rejected/` with the reason; a run a process holds, or one that moved
+    /// on meanwhile, is left alone.
+    private func needsStaging(_ id: RunID, now: Date) throws -> Bool {
         guard let location = try RunLocator(layout: layout).find(id) else { return true }
-        guard location.folder == "runs", !builder.isIntact(id) else { return false }
-        logger.warning("run \(id) is torn and its claim is still in tmp/; it is built again from its event")
-        try Disk.removeTree(location.directory)
+        guard location.folder == "runs", let lock = try RunLock.tryAcquire(runDirectory: location.directory) else {
+            return false
+        }
+        defer { withExtendedLifetime(lock) {} }
+        guard !builder.isIntact(id) else { return false }
+        let aside = try rejection.reject(
+            location.directory, originalName: id.rawValue, from: "runs",
+            reason: "the run's event.json, run.json or steps/ was missing or unreadable while its claim was still in "
+                + "tmp/; the run was built again from the claim",
+            hint: "nothing to do: this is what was left of the run, kept for inspection", now: now)
+        logger.warning("run \(id) was torn; it is kept as \(aside) and built again from its event")
         return true
     }
 
