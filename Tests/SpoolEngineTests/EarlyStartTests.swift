@@ -31,6 +31,7 @@ import Testing
             #expect((try? Disk.listVisible(staging + "/steps")) == [])
             #expect(RunLog.read(staging + "/log.jsonl").map(\.kind) == [.created])
             #expect((try? RunRecord.read(from: staging + "/run.json"))?.status == .queued)
+            return true
         }
 
         let ids = try await intake.accept(try harness.spool.drop(#"{"name":"x/go"}"#))
@@ -81,6 +82,7 @@ import Testing
             execution.withLock { $0 = (run.id, Task { await executor.execute(run.id, admitting: run) }) }
             // A directory already named like the run in runs/ makes its publication fail.
             try? Disk.makeDirectory(layout.liveRun(run.id))
+            return true
         }
 
         await #expect(throws: SpoolError.self) {

@@ -116,6 +116,34 @@ import Testing
         #expect(await scheduler.next() == nil)
     }
 
+    /// A new run held for an early start while every worker is busy would keep other processes from it.
+    @Test func aNewRunStartsEarlyOnlyWhenAWorkerIsWaitingForIt() async throws {
+        let harness = try Harness([])
+        let scheduler = Scheduler(clock: harness.clock)
+        func admitting(_ name: String) throws -> AdmittingRun {
+            let id = try RunID(validating: name)
+            let directory = harness.layout.runs + "/" + name
+            try Disk.makeDirectory(directory)
+            let event = Event(name: "x/go")
+            return AdmittingRun(
+                record: RunRecord(id: id, function: "f", event: event, eventID: "e", now: harness.clock.now()),
+                event: event, lock: try #require(try RunLock.tryAcquire(runDirectory: directory)),
+                admission: Admission())
+        }
+
+        #expect(await !scheduler.schedule(admitting: try admitting("busy")), "no worker is waiting")
+        #expect(await !scheduler.isKnown(try RunID(validating: "busy")))
+        #expect(try RunLock.tryAcquire(runDirectory: harness.layout.runs + "/busy") != nil, "its lock is let go")
+
+        let worker = Task { await scheduler.next() }
+        let deadline = Date().addingTimeInterval(20)
+        while await scheduler.waitingWorkers == 0 && Date() < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(await scheduler.schedule(admitting: try admitting("idle")))
+        let taken = try #require(await worker.value)
+        #expect(taken.rawValue == "idle")
+        #expect(await scheduler.takeAdmitting(taken) != nil)
+    }
+
     @Test func eachNewRunWakesAWaitingWorkerAndAnEarlierRunMovesTheTimerUp() async throws {
         let clock = ManualClock()
         let scheduler = Scheduler(clock: clock)

@@ -18,8 +18,9 @@ struct Intake: Sendable {
     let dedupeWindow: TimeInterval
     let logger: Logger
     /// Given each new run before it is published, holding its lock, to start its first step while
-    /// the intake makes it durable; nil leaves new runs to be found in `runs/`.
-    var startEarly: (@Sendable (AdmittingRun) async -> Void)? = nil
+    /// the intake makes it durable; returns false when it will not (the lock is then let go). Nil
+    /// leaves new runs to be found in `runs/`.
+    var startEarly: (@Sendable (AdmittingRun) async -> Bool)? = nil
     /// Claims this process is working on. A claim's flock keeps other processes out, but a symbolic
     /// link or a device cannot be opened to be locked: the intake and a rescan's recovery of the
     /// same claim must not both reject it.
@@ -236,8 +237,9 @@ struct Intake: Sendable {
         for run in staged {
             guard let lock = try? RunLock.tryAcquire(runDirectory: run.directory) else { continue }
             let admission = Admission()
-            admissions[run.id] = admission
-            await startEarly(AdmittingRun(record: run.record, event: event, lock: lock, admission: admission))
+            if await startEarly(AdmittingRun(record: run.record, event: event, lock: lock, admission: admission)) {
+                admissions[run.id] = admission
+            }
         }
         return admissions
     }

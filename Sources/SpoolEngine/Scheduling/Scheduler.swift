@@ -37,12 +37,17 @@ actor Scheduler {
         schedule(id, at: date)
     }
 
-    /// Schedules a new run for now, to be handed to its worker with what it needs to start early.
-    func schedule(admitting run: AdmittingRun) {
-        guard !stopped, !isKnown(run.id) else { return }
+    /// Schedules a new run for now, to be handed to its worker with what it needs to start early;
+    /// false, keeping nothing, when no worker is waiting: the run, and its lock, are then left for
+    /// whichever process has a worker free once it is published.
+    func schedule(admitting run: AdmittingRun) -> Bool {
+        guard !stopped, !isKnown(run.id), !waiters.isEmpty else { return false }
         admitting[run.id] = run
         schedule(run.id, at: clock.now())
+        return true
     }
+
+    var waitingWorkers: Int { waiters.count }
 
     /// What a worker needs to start a run that `next()` returned before it is published, if it is one.
     func takeAdmitting(_ id: RunID) -> AdmittingRun? { admitting.removeValue(forKey: id) }
