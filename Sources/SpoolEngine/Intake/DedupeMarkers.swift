@@ -14,6 +14,11 @@ struct DedupeMarkers: Sendable {
 
     func path(for eventID: String) -> String { layout.ids + "/" + SafeName.encode(eventID) }
 
+    /// The marker recorded for `eventID`, if there is one and it parses.
+    func marker(for eventID: String) -> Marker? {
+        try? JSONDecoder().decode(Marker.self, from: Disk.read(path(for: eventID)))
+    }
+
     /// Records `eventID` for `claim`; false when another claim recorded it within the window.
     /// Creation is atomic across processes: the marker is renamed into place only if absent.
     func claim(_ eventID: String, claim: String, runs: [RunID], now: Date) async throws -> Bool {

@@ -192,7 +192,11 @@ struct Intake: Sendable {
         for (index, var event) in events.enumerated() {
             let explicitID = event.id
             let eventID = explicitID ?? "evt-" + String(StableHash.fnv1a64(claimName + "#\(index)"), radix: 36)
-            guard seenIDs.insert(eventID).inserted else { continue }
+            guard seenIDs.insert(eventID).inserted else {
+                logger.info(
+                    "event [\(index)] of \(original) repeats id \(eventID) of an earlier event in the file; ignored")
+                continue
+            }
             event.id = eventID
             event.ts = event.ts ?? Int64(claimedAt.timeIntervalSince1970 * 1000)
 
@@ -208,7 +212,11 @@ struct Intake: Sendable {
             if explicitID != nil {
                 guard try await markers.claim(eventID, claim: claimName, runs: runs.map(\.1), now: now) else {
                     for run in staged { try Disk.removeTree(run.directory) }
-                    logger.info("event \(eventID) from \(original) is a duplicate within the dedupe window; ignored")
+                    let first = markers.marker(for: eventID)
+                    let runs = first.map { $0.runs.joined(separator: ", ") } ?? "?"
+                    logger.info(
+                        "event \(eventID) from \(original) was ignored: an event with that id started run(s) \(runs) at \(first?.at ?? "?"), and ids are unique for \(Int(dedupeWindow / 3600)) h; send it with a new id, or `spool replay` that run"
+                    )
                     continue
                 }
             }
