@@ -33,18 +33,21 @@ import Testing
 
     /// The failure email of a run that fails again after `spool retry` is a new message, and the
     /// failure handler's `notify` is not the handler's `notify`.
-    @Test func eachFailureHandlerRunHasIdempotencyKeysOfItsOwn() async throws {
-        let keys = LockedValue<[String]>([])
-        let function = SpoolFunction(
+    /// A function whose `work` step always fails; every `notify` step records its idempotency key.
+    private static func alwaysFailing(keys: LockedValue<[String]>, notifyFirst: Bool) -> SpoolFunction {
+        let notify: @Sendable (StepContext) -> Void = { step in keys.withLock { $0.append(step.idempotencyKey) } }
+        return SpoolFunction(
             id: "f", trigger: .event("x/go"), retry: RetryPolicy(retries: 0),
             handler: { context in
-                try await context.step.run("notify") { step in keys.withLock { $0.append(step.idempotencyKey) } }
+                if notifyFirst { try await context.step.run("notify") { notify($0) } }
                 try await context.step.run("work") { _ in throw SpoolError(.io, "down") }
             },
-            onFailure: { context in
-                try await context.step.run("notify") { step in keys.withLock { $0.append(step.idempotencyKey) } }
-            })
-        let harness = try Harness([function])
+            onFailure: { context in try await context.step.run("notify") { notify($0) } })
+    }
+
+    @Test func eachFailureHandlerRunHasIdempotencyKeysOfItsOwn() async throws {
+        let keys = LockedValue<[String]>([])
+        let harness = try Harness([Self.alwaysFailing(keys: keys, notifyFirst: true)])
         let id = try await harness.send(#"{"name":"x/go"}"#)[0]
         #expect(await harness.executor.execute(id) == .finished)
         try await harness.admin.retry(id)
@@ -61,13 +64,7 @@ import Testing
     /// A run.json rebuilt after damage counts the retries from the failure steps they set aside.
     @Test func aRebuiltRecordKeepsFailureKeysNew() async throws {
         let keys = LockedValue<[String]>([])
-        let function = SpoolFunction(
-            id: "f", trigger: .event("x/go"), retry: RetryPolicy(retries: 0),
-            handler: { context in try await context.step.run("work") { _ in throw SpoolError(.io, "down") } },
-            onFailure: { context in
-                try await context.step.run("notify") { step in keys.withLock { $0.append(step.idempotencyKey) } }
-            })
-        let harness = try Harness([function])
+        let harness = try Harness([Self.alwaysFailing(keys: keys, notifyFirst: false)])
         let id = try await harness.send(#"{"name":"x/go"}"#)[0]
         #expect(await harness.executor.execute(id) == .finished)
         try await harness.admin.retry(id)
