@@ -4,6 +4,11 @@ import Testing
 @testable import SpoolEngine
 
 @Suite struct AdminTests {
+    /// A cancel request as `spool cancel` leaves it in a run's directory.
+    private static func requestCancel(in directory: String) throws {
+        try Data("{}".utf8).write(to: URL(fileURLWithPath: directory + "/" + RunFiles.cancelRequest))
+    }
+
     @Test func retryResumesAtTheFailedStep() async throws {
         let calls = Counter()
         let broken = LockedValue(true)
@@ -20,7 +25,7 @@ import Testing
         #expect(try harness.admin.runs(status: .failed).map(\.id) == [id.rawValue])
 
         // A cancel request that came during the last step, too late to stop the run, does not stop its retry.
-        try Data("{}".utf8).write(to: URL(fileURLWithPath: harness.layout.failedRun(id) + "/" + RunFiles.cancelRequest))
+        try Self.requestCancel(in: harness.layout.failedRun(id))
         broken.withLock { $0 = false }
         try await harness.admin.retry(id)
         #expect(try harness.spool.record(harness.layout.liveRun(id)).status == .queued)
@@ -127,7 +132,7 @@ import Testing
         #expect(await harness.executor.execute(id) == .finished)
         let done = try #require(try harness.admin.location(of: id))
         #expect(done.folder == "done")
-        try Data("{}".utf8).write(to: URL(fileURLWithPath: done.directory + "/" + RunFiles.cancelRequest))
+        try Self.requestCancel(in: done.directory)
 
         let error = await #expect(throws: SpoolError.self) {
             try await harness.admin.settleCancelRequest(id, requestedAt: harness.clock.now())
@@ -136,8 +141,7 @@ import Testing
         #expect(!Disk.exists(done.directory + "/" + RunFiles.cancelRequest), "the request is withdrawn")
 
         let second = try await harness.send(#"{"name":"x/go"}"#)[0]
-        try Data("{}".utf8).write(
-            to: URL(fileURLWithPath: harness.layout.liveRun(second) + "/" + RunFiles.cancelRequest))
+        try Self.requestCancel(in: harness.layout.liveRun(second))
         #expect(await harness.executor.execute(second) == .finished)
         #expect(try await harness.admin.settleCancelRequest(second, requestedAt: harness.clock.now()) == .cancelled)
         #expect(try harness.admin.location(of: second)?.folder == "cancelled")
@@ -172,12 +176,12 @@ import Testing
         let harness = try Harness([function])
         let id = try await harness.send(#"{"name":"x/go"}"#)[0]
         #expect(await harness.executor.execute(id) == .finished)
-        try Data("{}".utf8).write(to: URL(fileURLWithPath: harness.layout.failedRun(id) + "/" + RunFiles.cancelRequest))
+        try Self.requestCancel(in: harness.layout.failedRun(id))
         try await harness.admin.retry(id)
 
         let error = await #expect(throws: SpoolError.self) { try await harness.admin.outcomeOfARunThatLeft(id) }
         #expect(error?.message.contains("was retried") == true)
-        try Data("{}".utf8).write(to: URL(fileURLWithPath: harness.layout.liveRun(id) + "/" + RunFiles.cancelRequest))
+        try Self.requestCancel(in: harness.layout.liveRun(id))
         #expect(try await harness.admin.outcomeOfARunThatLeft(id) == .requested)
     }
 

@@ -63,11 +63,8 @@ public struct SpoolAdmin: Sendable {
 
     /// The runs an event with an explicit id started, once intake has taken it (from its `ids/` marker).
     public func runIDs(forEvent eventID: String) -> [RunID] {
-        let markers = DedupeMarkers(layout: layout, window: .infinity)
-        guard let data = try? Disk.read(markers.path(for: eventID)),
-            let marker = try? JSONDecoder().decode(DedupeMarkers.Marker.self, from: data)
-        else { return [] }
-        return marker.runs.compactMap { try? RunID(validating: $0) }
+        let marker = DedupeMarkers(layout: layout, window: .infinity).marker(for: eventID)
+        return marker?.runs.compactMap { try? RunID(validating: $0) } ?? []
     }
 
     /// Where a run is now, or nil if it is nowhere in the spool.
@@ -92,9 +89,8 @@ public struct SpoolAdmin: Sendable {
         record.updatedAt = UTCTime.iso8601(now)
         let failureSteps = directory + "/" + RunFiles.onFailureSteps
         if Disk.exists(failureSteps) {
-            var attempt = 1
-            while Disk.exists(failureSteps + ".\(attempt)") { attempt += 1 }
-            try await writer.move(failureSteps, to: failureSteps + ".\(attempt)")
+            let setAside = RunFiles.setAsideFailureSteps(in: directory) + 1
+            try await writer.move(failureSteps, to: failureSteps + ".\(setAside)")
         }
         try await withdrawCancelRequest(in: directory)
         try await writer.replace(try record.encoded(), at: directory + "/" + RunFiles.record)

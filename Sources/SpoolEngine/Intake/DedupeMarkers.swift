@@ -15,8 +15,10 @@ struct DedupeMarkers: Sendable {
     func path(for eventID: String) -> String { layout.ids + "/" + SafeName.encode(eventID) }
 
     /// The marker recorded for `eventID`, if there is one and it parses.
-    func marker(for eventID: String) -> Marker? {
-        try? JSONDecoder().decode(Marker.self, from: Disk.read(path(for: eventID)))
+    func marker(for eventID: String) -> Marker? { marker(at: path(for: eventID)) }
+
+    private func marker(at path: String) -> Marker? {
+        try? JSONDecoder().decode(Marker.self, from: Disk.read(path))
     }
 
     /// Records `eventID` for `claim`; false when another claim recorded it within the window.
@@ -50,7 +52,7 @@ struct DedupeMarkers: Sendable {
 
     /// What the marker at `path` means for `claim`; a marker that cannot be read counts by its file's age.
     func judge(_ path: String, claim: String, now: Date) -> Standing {
-        let existing = try? JSONDecoder().decode(Marker.self, from: Disk.read(path))
+        let existing = marker(at: path)
         if let existing, existing.claim == claim { return .ours }
         let recordedAt = existing.flatMap { UTCTime.parseISO8601($0.at) } ?? Disk.modificationDate(path)
         if let recordedAt, now.timeIntervalSince(recordedAt) < window { return .live }

@@ -26,6 +26,9 @@ struct Intake: Sendable {
     /// same claim must not both reject it.
     private let claimsInProgress = LockedValue<Set<String>>([])
 
+    /// The user this process writes as, read once: a kept claim must already be its own.
+    private static let effectiveUser = geteuid()
+
     private var builder: RunBuilder { RunBuilder(layout: layout) }
     private var rejection: Rejection { Rejection(layout: layout) }
     private var markers: DedupeMarkers { DedupeMarkers(layout: layout, window: dedupeWindow) }
@@ -232,7 +235,7 @@ struct Intake: Sendable {
         // Only a file nothing outside the spool can write to any more is kept: not one with other names
         // (a hard link), nor someone else's, nor one maybe still being written in place; kept, it is
         // made the spool's alone (0600).
-        let kept = keepable && info.st_nlink == 1 && info.st_uid == geteuid() && fchmod(fd, 0o600) == 0
+        let kept = keepable && info.st_nlink == 1 && info.st_uid == Self.effectiveUser && fchmod(fd, 0o600) == 0
         try dispose(claim: path, keptBy: kept ? created.first : nil)
         return created
     }

@@ -452,7 +452,7 @@ struct RunExecutor: Sendable {
             record.createdAt = created.at
         }
         // Each `spool retry` set a failure's handler steps aside; their count keeps the next failure's keys new.
-        let setAside = (1...).prefix { Disk.exists(directory + "/" + RunFiles.onFailureSteps + ".\($0)") }.count
+        let setAside = RunFiles.setAsideFailureSteps(in: directory)
         if setAside > 0 { record.manualRetries = setAside }
         return record
     }
@@ -508,4 +508,10 @@ public enum RunFiles {
     public static let cancelRequest = "cancel.json"
     /// The pseudo-step under which errors thrown between steps are counted.
     static let betweenSteps = "(between-steps)"
+
+    /// How many earlier failures' handler steps `spool retry` has set aside in a run's directory,
+    /// as `on-failure.1/`, `on-failure.2/`, ….
+    static func setAsideFailureSteps(in directory: String) -> Int {
+        (1...).prefix { Disk.exists(directory + "/" + onFailureSteps + ".\($0)") }.count
+    }
 }
