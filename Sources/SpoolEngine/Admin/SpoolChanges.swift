@@ -11,8 +11,10 @@ import Foundation
 /// spool and then waits misses none. Wait with a timeout all the same: a run finished by a
 /// server on another machine sharing the folder (NFS, say) raises no inotify event here.
 public final class SpoolChanges: @unchecked Sendable {
-    // @unchecked: the descriptor is read by one wait at a time and closed in deinit.
+    // @unchecked: the descriptor is read by one wait at a time and closed in deinit; `stop`
+    // is called between waits.
     private let fd: Int32
+    private var watches: [Int32] = []
 
     public init(layout: SpoolLayout) throws {
         fd = inotify_init1(Int32(IN_CLOEXEC | IN_NONBLOCK))
@@ -21,14 +23,26 @@ public final class SpoolChanges: @unchecked Sendable {
             (layout.ids, IN_MOVED_TO | IN_CREATE),
             (layout.runs, IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE),
         ]
-        for (directory, mask) in watches where inotify_add_watch(fd, directory, UInt32(mask)) < 0 {
-            let error = SpoolError.system("inotify_add_watch", path: directory)
-            close(fd)
-            throw error
+        for (directory, mask) in watches {
+            let watch = inotify_add_watch(fd, directory, UInt32(mask))
+            guard watch >= 0 else {
+                let error = SpoolError.system("inotify_add_watch", path: directory)
+                close(fd)
+                throw error
+            }
+            self.watches.append(watch)
         }
     }
 
     deinit { close(fd) }
+
+    /// Stops watching, once the wait is over. The kernel frees the watches in the background,
+    /// after a grace period that can take 5–15 ms on a busy machine; a descriptor closed with its
+    /// watches in place waits for that period, and so does the command's exit.
+    public func stop() {
+        for watch in watches { inotify_rm_watch(fd, watch) }
+        watches = []
+    }
 
     /// Returns once something changed since the last call, or after `timeout`.
     public func next(timeout: Duration) async {

@@ -50,6 +50,7 @@ struct RunWatcher {
                 throw SpoolError(.notFound, "run \(id) disappeared from the spool")
             }
             if location.folder != "runs" {
+                changes?.stop()
                 if interactive && !shown.isEmpty { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
                 return try admin.detail(id)
             }
