@@ -181,6 +181,8 @@ class Bench:
                      self.config.csv_rows, workspace, user)
         self.measure(figures, "import/sqlite3", workloads.sqlite_import, self.csv_path, self.config.csv_rows,
                      database)
+        self.measure(figures, "import/sqlite3-upsert", workloads.sqlite_upsert_floor, self.spool, self.csv_path,
+                     self.config.csv_rows, fresh_directory(os.path.join(data_dir, "upsert")))
         if "error" not in figures["import/spool"]:
             self.measure(figures, "export/spool", workloads.spool_export, self.spool, spool_dir, workspace, user)
         if "error" not in figures["import/sqlite3"]:
