@@ -61,6 +61,14 @@ def median(rounds, name, field):
     return statistics.median(found) if found else None
 
 
+def median_of_ratios(rounds, name, numerator, denominator):
+    """The median over rounds of one measurement's `numerator` ÷ `denominator`."""
+    ratios = [figures[name][numerator] / figures[name][denominator] for figures in rounds
+              if name in figures and "error" not in figures[name] and figures[name].get(numerator) is not None
+              and figures[name].get(denominator)]
+    return statistics.median(ratios) if ratios else None
+
+
 def history_ratios(rounds):
     """Per round: tiny-job throughput on the history spool ÷ on an empty spool."""
     ratios = []
@@ -203,6 +211,8 @@ def render_disk(rounds):
     spool_import = median(rounds, "import/spool", "rows_per_s")
     plain_import = median(rounds, "import/sqlite3", "rows_per_s")
     upsert = median(rounds, "import/sqlite3-upsert", "rows_per_s")
+    busiest_share = median_of_ratios(rounds, "import/spool", "busiest_thread_cpu_s", "seconds")
+    serve_cores = median_of_ratios(rounds, "import/spool", "serve_cpu_s", "seconds")
     publish_ms = 1000 / durable if durable else None
     lines = ["| figure | value |", "|---|---:|",
              f"| create + write 300 B + fsync + rename + fsync(dir), per second | {fmt(durable, '{:,.0f}')} |",
@@ -221,7 +231,10 @@ def render_disk(rounds):
              f"temporary table, then `INSERT … SELECT … ON CONFLICT`), rows/s | {fmt(upsert, '{:,.0f}')} |",
              f"| Spool import rows/s ÷ that | {fmt(ratio_of(spool_import, upsert), '{:.2f}')} |",
              "| 0.8 × the plain `.import`'s rows/s (the import target) ÷ that | "
-             f"{fmt(ratio_of(0.8 * plain_import if plain_import else None, upsert), '{:.2f}')} |"]
+             f"{fmt(ratio_of(0.8 * plain_import if plain_import else None, upsert), '{:.2f}')} |",
+             "| during Spool's import: CPU time of `spool serve`'s busiest thread ÷ "
+             f"the import's time | {fmt(busiest_share, '{:.2f}')} |",
+             f"| … and of all its threads (cores used, of 2) | {fmt(serve_cores, '{:.2f}')} |"]
     return "\n".join(lines)
 
 
@@ -358,7 +371,8 @@ def render(run):
         "sqlite3: `.import --csv` of the same file into a new table of a fresh database. The serve's peak "
         "RSS is VmHWM read just before stopping it. The import floor: `sqlite3` `.import`s the file into a "
         "temporary table and upserts it into a fresh database with folksbase's schema (ids in creation order, "
-        "16 MiB page cache, synchronous FULL), without validation, chunk files or steps.",
+        "16 MiB page cache, synchronous FULL), without validation, chunk files or steps. The server's CPU time, thread by thread, is read from "
+        "/proc/PID/task just before and just after the import.",
         "- Export: `spool export` (waits for `process-export`) against a fresh `spool serve`; rows/s counts "
         "the exported contacts. sqlite3: `sqlite3 -csv DB 'select * from contacts' > file` over the "
         "plain table.",

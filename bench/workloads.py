@@ -131,18 +131,39 @@ class SpoolServe:
         if self.process.poll() is not None:
             raise BenchError(f"spool serve exited with {self.process.returncode}:\n{log_tail(self.log_path)}")
 
+    def thread_cpu_s(self):
+        """CPU seconds (user + system) used so far by each of the server's threads, by thread id."""
+        ticks_per_s = os.sysconf("SC_CLK_TCK")
+        used = {}
+        for task in os.listdir(f"/proc/{self.process.pid}/task"):
+            try:
+                with open(f"/proc/{self.process.pid}/task/{task}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except FileNotFoundError:
+                continue  # the thread ended meanwhile
+            used[task] = (int(fields[11]) + int(fields[12])) / ticks_per_s
+        return used
+
+
+def cpu_used_between(before, after):
+    """From two `thread_cpu_s` readings: the server's CPU seconds in all, and its busiest thread's."""
+    used = [seconds - before.get(thread, 0.0) for thread, seconds in after.items()]
+    return {"serve_cpu_s": sum(used), "busiest_thread_cpu_s": max(used, default=0.0)}
+
 
 def spool_import(spool, spool_dir, csv_path, csv_rows, workspace, user):
     """`spool import` (which waits for process-csv to finish) against a fresh `spool serve`."""
     command = [spool, "import", csv_path, "--workspace", workspace, "--user", user, "--spool", spool_dir]
     with SpoolServe(spool, spool_dir, os.path.join(os.path.dirname(spool_dir), "serve-import.log")) as serve:
+        before = serve.thread_cpu_s()
         seconds, output, note = run_waiting_command(command, "spool import", spool_dir, serve)
+        cpu = cpu_used_between(before, serve.thread_cpu_s())
         peak_rss_mb = serve.peak_rss_mb()
     record = job_record(spool, spool_dir, "imports", printed_id(output, "import"))
     outcome = (f"{record['totalRows']} rows, {record['inserted']} added, {record['updated']} updated, "
                f"{record['skipped']} skipped")
     return {"rows_per_s": csv_rows / seconds, "seconds": seconds, "rows": csv_rows,
-            "serve_peak_rss_mb": peak_rss_mb, "outcome": outcome, **({"note": note} if note else {})}
+            "serve_peak_rss_mb": peak_rss_mb, "outcome": outcome, **cpu, **({"note": note} if note else {})}
 
 
 def spool_export(spool, spool_dir, workspace, user):
