@@ -90,6 +90,17 @@ import Testing
         #expect(try Disk.list(folder).sorted() == ["1.csv", "2.csv", "3.csv"])
     }
 
+    @Test func aPublishThatMustNotReplaceLeavesTheFileThereAndNoTempFile() throws {
+        let spool = try TempSpool()
+        let path = spool.layout.runs + "/taken.json"
+        #expect(try DurableWriter.publishNow(Data("first".utf8), at: path, replacing: false))
+        #expect(try !DurableWriter.publishNow(Data("second".utf8), at: path, replacing: false))
+        #expect(try Disk.read(path) == Data("first".utf8))
+        #expect(try Disk.list(spool.layout.runs) == ["taken.json"])
+        try DurableWriter.publishNow(Data("third".utf8), at: path)
+        #expect(try Disk.read(path) == Data("third".utf8))
+    }
+
     @Test func concurrentPublishesShareFlushesAndAllLand() async throws {
         let spool = try TempSpool()
         let writer = DurableWriter()

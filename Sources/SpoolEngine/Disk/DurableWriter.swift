@@ -49,7 +49,7 @@ public final class DurableWriter: Sendable {
     /// Publishes `path` as the concatenation of `sources`, streamed (never whole in memory).
     public func publish(concatenating sources: [String], at path: String) async throws {
         try await onWriterThread {
-            try Self.publishNow(at: path) { fd, temp in
+            _ = try Self.publishNow(at: path) { fd, temp in
                 for source in sources {
                     let input = open(source, O_RDONLY | O_CLOEXEC)
                     guard input >= 0 else { throw SpoolError.system("open", path: source) }
@@ -138,7 +138,7 @@ public final class DurableWriter: Sendable {
 
     /// `publishNow` behind the freeze gate, for code on a writer thread inside an ungated `perform`.
     public func publishGated(_ data: Data, at path: String) throws {
-        try passGate { try Self.publishNow(data, at: path) }
+        try passGate { _ = try Self.publishNow(data, at: path) }
     }
 
     /// `publishNow` of several files behind the freeze gate.
@@ -170,9 +170,11 @@ public final class DurableWriter: Sendable {
         try flush.wait(since: ticket, for: Disk.parent(of: first.path))
     }
 
-    /// The synchronous publish, for code already on a writer thread.
-    public static func publishNow(_ data: Data, at path: String) throws {
-        try publishNow(at: path) { fd, temp in
+    /// The synchronous publish, for code already on a writer thread. With `replacing` false, a file
+    /// already at `path` stays and the publish returns false.
+    @discardableResult
+    public static func publishNow(_ data: Data, at path: String, replacing: Bool = true) throws -> Bool {
+        try publishNow(at: path, replacing: replacing) { fd, temp in
             try data.withUnsafeBytes { try Disk.writeAll(fd, $0, path: temp) }
         }
     }
@@ -201,19 +203,27 @@ public final class DurableWriter: Sendable {
         if untilDurable { try await flush.flushed(since: ticket, for: path) }
     }
 
-    /// Publishes whatever `write` writes to the temp file's descriptor.
-    static func publishNow(at path: String, write: (_ fd: Int32, _ temp: String) throws -> Void) throws {
+    /// Publishes whatever `write` writes to the temp file's descriptor; false when `replacing` is
+    /// false and `path` exists.
+    @discardableResult
+    static func publishNow(
+        at path: String, replacing: Bool = true, write: (_ fd: Int32, _ temp: String) throws -> Void
+    ) throws -> Bool {
         let flush = try GroupFlush.of(Disk.parent(of: path))
         let ticket = flush.ticket()
         let temp = try writeTemp(for: path, write)
         do {
             try flush.wait(since: ticket, for: temp)
-            try Disk.rename(temp, path)
+            if replacing { try Disk.rename(temp, path) } else { try Disk.renameNoReplace(temp, path) }
+        } catch let error as SpoolError where !replacing && error.errno == EEXIST {
+            unlink(temp)
+            return false
         } catch {
             unlink(temp)
             throw error
         }
         try flush.wait(since: ticket, for: path)
+        return true
     }
 
     /// Creates `.<name>.tmp-<unique>` beside `path` and fills it with `write`; returns its path.
