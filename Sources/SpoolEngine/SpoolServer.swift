@@ -55,6 +55,7 @@ public final class SpoolServer: Sendable {
         for id in try await intake.recoverClaims() { await scheduler.schedule(id, at: clock.now()) }
         try await scanRuns()
         try await scanIncoming(intake, settled: false)
+        await makeCronTicker().settlePendingTicks()
 
         let workers = (0..<max(1, configuration.concurrency)).map { _ in Task { await self.workLoop() } }
         let background = Task {

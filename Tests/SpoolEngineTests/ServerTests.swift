@@ -138,4 +138,53 @@ import Testing
         try await second.value
         #expect(try spool.runDirectories("done").count == 2)
     }
+
+    @Test func aTickLeftPendingWhoseRunIsLiveIsNotFiredAgainAfterLongDowntime() async throws {
+        let spool = try TempSpool()
+        let tick = Date(timeIntervalSince1970: 1_795_939_200)  // Sunday 2026-11-29T08:00:00Z
+        let clock = ManualClock(tick.addingTimeInterval(1))
+        let attempts = LockedValue(0)
+        let function = SpoolFunction(id: "weekly", trigger: .cron(try CronExpression("0 8 * * 0"))) { context in
+            _ = try await context.step.run("work") { _ in
+                let attempt = attempts.withLock { count in
+                    count += 1
+                    return count
+                }
+                if attempt == 1 { throw RetryAfterError("later", at: tick.addingTimeInterval(24 * 3600)) }
+                return "done"
+            }
+        }
+        // The ticker sent the tick's event, and its run started, then the process stopped before
+        // the tick was recorded as fired.
+        let server = SpoolServer(layout: spool.layout, functions: [function], clock: clock, logger: testLogger)
+        let task = Self.start(server)
+        try await EventProducer(layout: spool.layout).send([CronTick.event(function: "weekly", scheduledAt: tick)])
+        try await waitUntil("the run waits to retry") {
+            try spool.runDirectories().first.map { try spool.record($0).status } == .retrying
+        }
+        server.stop()
+        try await task.value
+        let eventID = CronTick.eventID(function: "weekly", scheduledAt: tick)
+        let state = CronTicker.State(
+            function: "weekly", expression: "0 8 * * 0", lastTick: UTCTime.iso8601(tick.addingTimeInterval(-7 * 86400)),
+            pendingTick: UTCTime.iso8601(tick))
+        try Data(SpoolJSON.encoder.encode(state)).write(to: URL(fileURLWithPath: spool.layout.cron + "/weekly.json"))
+
+        // Down for 25 hours: the event id's dedupe marker has expired.
+        try Disk.removeFile(DedupeMarkers(layout: spool.layout, window: 86400).path(for: eventID))
+        clock.advance(by: 25 * 3600)
+        let restarted = SpoolServer(layout: spool.layout, functions: [function], clock: clock, logger: testLogger)
+        let second = Self.start(restarted)
+        try await waitUntil("the tick is recorded and its run is done") {
+            let data = try? Disk.read(spool.layout.cron + "/weekly.json")
+            let recorded = try data.map { try JSONDecoder().decode(CronTicker.State.self, from: $0) }
+            return try recorded?.lastTick == UTCTime.iso8601(tick) && recorded?.pendingTick == nil
+                && !spool.runDirectories("done").isEmpty
+        }
+        restarted.stop()
+        try await second.value
+        #expect(try spool.runDirectories("done").count + spool.runDirectories().count == 1)
+        #expect(try Disk.listVisible(spool.layout.incoming).isEmpty)
+        #expect(attempts.withLock { $0 } == 2)
+    }
 }

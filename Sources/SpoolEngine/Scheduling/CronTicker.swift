@@ -23,12 +23,19 @@ public enum CronTick {
 ///
 /// After downtime only the most recent missed tick fires. A spool that has never seen a function
 /// starts counting from now.
+///
+/// A tick is written down as pending before its event is sent, and as the last tick after. A
+/// process that stops between the two leaves it pending: on the next start, a live run of that
+/// tick's event means the tick fired, and it is not fired again, however long the spool was
+/// down (the event id's dedupe marker lasts only 24 h).
 struct CronTicker: Sendable {
     struct State: Codable {
         var function: String
         var expression: String
         var lastTick: String
         var firedAt: String?
+        /// The tick whose event is being sent; nil once it is the last tick.
+        var pendingTick: String?
     }
 
     let layout: SpoolLayout
@@ -76,7 +83,33 @@ struct CronTicker: Sendable {
         }
     }
 
+    /// Settles the ticks a stopped process left pending; call it before any run can end, so that
+    /// the runs those ticks started are still in `runs/`.
+    func settlePendingTicks() async {
+        for (function, expression) in registry.cronFunctions {
+            guard let state = state(of: function.id, expression: expression),
+                let pending = state.pendingTick.flatMap(UTCTime.parseISO8601),
+                pending > UTCTime.parseISO8601(state.lastTick) ?? .distantPast
+            else { continue }
+            let eventID = CronTick.eventID(function: function.id, scheduledAt: pending)
+            guard liveRunsExist(forEvent: eventID) else { continue }
+            do {
+                try await record(function.id, expression, tick: pending, fired: true)
+                logger.info(
+                    "cron \(function.id): its \(state.pendingTick!) tick started a run before the last stop; not firing it again"
+                )
+            } catch {
+                logger.error("cron \(function.id) could not record its \(state.pendingTick!) tick: \(error)")
+            }
+        }
+    }
+
     private func fire(_ function: String, _ expression: CronExpression, at tick: Date) async throws {
+        var pending =
+            state(of: function, expression: expression)
+            ?? State(function: function, expression: expression.text, lastTick: UTCTime.iso8601(tick))
+        pending.pendingTick = UTCTime.iso8601(tick)
+        try await writer.publish(try SpoolJSON.encoder.encode(pending), at: statePath(function))
         try await producer.send([CronTick.event(function: function, scheduledAt: tick)])
         try await record(function, expression, tick: tick, fired: true)
         logger.info("cron \(function) fired its \(UTCTime.iso8601(tick)) tick")
@@ -90,10 +123,24 @@ struct CronTicker: Sendable {
     }
 
     private func lastTick(of function: String, expression: CronExpression) -> Date? {
+        state(of: function, expression: expression).flatMap { UTCTime.parseISO8601($0.lastTick) }
+    }
+
+    /// The recorded state, if it is for this schedule.
+    private func state(of function: String, expression: CronExpression) -> State? {
         guard let data = try? Disk.read(statePath(function)),
             let state = try? JSONDecoder().decode(State.self, from: data), state.expression == expression.text
         else { return nil }
-        return UTCTime.parseISO8601(state.lastTick)
+        return state
+    }
+
+    private func liveRunsExist(forEvent eventID: String) -> Bool {
+        ((try? Disk.listVisible(layout.runs)) ?? []).contains { name in
+            guard let id = try? RunID(validating: name),
+                let record = try? RunRecord.read(from: layout.liveRun(id) + "/" + RunFiles.record)
+            else { return false }
+            return record.eventID == eventID
+        }
     }
 
     private func statePath(_ function: String) -> String { layout.cron + "/" + function + ".json" }
