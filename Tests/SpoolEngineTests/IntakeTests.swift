@@ -86,32 +86,20 @@ import Testing
         #expect(try Disk.listVisible(harness.layout.rejected).filter { !$0.hasSuffix(".reason.json") }.count == 2)
     }
 
-    @Test func aReasonLeftWithoutItsFileIsNeitherReplacedNorReused() async throws {
+    /// A reason without its file, or a file without its reason (a crash, or a hand), keeps the name.
+    @Test(arguments: ["same.json.reason.json", "same.json"])
+    func whatIsLeftInRejectedKeepsItsNameAndANewRejectionGetsItsOwn(leftover name: String) async throws {
         let harness = try Harness([Self.noop("a", "x/happened")])
-        let leftover = harness.layout.rejected + "/same.json.reason.json"
-        try Data("an earlier reason".utf8).write(to: URL(fileURLWithPath: leftover))
+        let rejected = harness.layout.rejected
+        try Data("left here".utf8).write(to: URL(fileURLWithPath: rejected + "/" + name))
         _ = try await harness.intake.accept(try harness.spool.drop("{", name: "same.json"))
-        #expect(try Disk.read(leftover) == Data("an earlier reason".utf8))
-        #expect(!Disk.exists(harness.layout.rejected + "/same.json"))
-        let rejected = try Disk.listVisible(harness.layout.rejected).filter { !$0.hasSuffix(".reason.json") }
-        #expect(rejected.count == 1 && rejected[0].hasSuffix("-same.json"))
-        let reason = try Disk.read(harness.layout.rejected + "/" + rejected[0] + ".reason.json")
+        #expect(try Disk.read(rejected + "/" + name) == Data("left here".utf8))
+        #expect(try Disk.listVisible(rejected).filter { $0.hasPrefix("same.json") } == [name])
+        let new = try Disk.listVisible(rejected).filter { $0.hasSuffix("-same.json") }
+        #expect(new.count == 1)
+        #expect(try Disk.read(rejected + "/" + new[0]) == Data("{".utf8))
+        let reason = try Disk.read(rejected + "/" + new[0] + ".reason.json")
         #expect(String(decoding: reason, as: UTF8.self).contains("incoming/same.json"))
-    }
-
-    @Test func aFileLeftWithoutAReasonKeepsItsNameAndTheNewOneGetsItsOwn() async throws {
-        let harness = try Harness([Self.noop("a", "x/happened")])
-        let leftover = harness.layout.rejected + "/same.json"
-        try Data("put here by hand".utf8).write(to: URL(fileURLWithPath: leftover))
-        _ = try await harness.intake.accept(try harness.spool.drop("{", name: "same.json"))
-        #expect(try Disk.read(leftover) == Data("put here by hand".utf8))
-        #expect(!Disk.exists(leftover + ".reason.json"))
-        let rejected = try Disk.listVisible(harness.layout.rejected).filter {
-            !$0.hasSuffix(".reason.json") && $0 != "same.json"
-        }
-        #expect(rejected.count == 1)
-        #expect(try Disk.read(harness.layout.rejected + "/" + rejected[0]) == Data("{".utf8))
-        #expect(Disk.exists(harness.layout.rejected + "/" + rejected[0] + ".reason.json"))
     }
 
     @Test func dotFilesAreNeverWork() async throws {
