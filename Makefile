@@ -5,6 +5,8 @@ SPOOL_DIR ?= ./spool
 BIN_DIR = $(shell $(SWIFT) build --show-bin-path)
 # Release builds link the Swift runtime and Foundation into the binary: it runs on a machine
 # without Swift, and each command starts in about half the time (no shared Swift libraries to load).
+# Their link prints one notice that is the toolchain's, not Spool's: glibc's "the use of `mktemp'
+# is dangerous", for a function inside the static Foundation library (Data+Writing).
 RELEASE_BUILD = $(SWIFT) build -c release --static-swift-stdlib
 RELEASE_BIN_DIR = $(shell $(RELEASE_BUILD) --show-bin-path)
 APT_PACKAGES = libsqlite3-dev libcurl4-openssl-dev pkg-config
