@@ -49,8 +49,13 @@ public final class SQLiteConnection: @unchecked Sendable {
     /// Async callers wait here rather than blocking a thread of the cooperative pool on the lock.
     private let queue: DispatchQueue
 
+    /// Before the process's first open: nothing reads SQLite's memory statistics, and keeping them
+    /// takes a global mutex on every allocation.
+    private static let memoryStatisticsOff: Void = { _ = csqlite_disable_memory_statistics() }()
+
     /// Opens (creating if needed) the database at `path` and applies the connection's pragmas.
     public init(path: String, configuration: Configuration = Configuration()) throws {
+        Self.memoryStatisticsOff
         var handle: OpaquePointer?
         let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
         let code = sqlite3_open_v2(path, &handle, flags, nil)
