@@ -96,10 +96,10 @@ struct CronTicker: Sendable {
             do {
                 try await record(function.id, expression, tick: pending, fired: true)
                 logger.info(
-                    "cron \(function.id): its \(state.pendingTick!) tick started a run before the last stop; not firing it again"
+                    "cron \(function.id): its \(UTCTime.iso8601(pending)) tick started a run before the last stop; not firing it again"
                 )
             } catch {
-                logger.error("cron \(function.id) could not record its \(state.pendingTick!) tick: \(error)")
+                logger.error("cron \(function.id) could not record its \(UTCTime.iso8601(pending)) tick: \(error)")
             }
         }
     }
