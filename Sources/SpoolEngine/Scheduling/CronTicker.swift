@@ -135,11 +135,8 @@ struct CronTicker: Sendable {
     }
 
     private func liveRunsExist(forEvent eventID: String) -> Bool {
-        ((try? Disk.listVisible(layout.runs)) ?? []).contains { name in
-            guard let id = try? RunID(validating: name),
-                let record = try? RunRecord.read(from: layout.liveRun(id) + "/" + RunFiles.record)
-            else { return false }
-            return record.eventID == eventID
+        ((try? RunLocator(layout: layout).all(in: ["runs"])) ?? []).contains { run in
+            (try? RunRecord.read(from: run.directory + "/" + RunFiles.record))?.eventID == eventID
         }
     }
 
