@@ -260,6 +260,6 @@ public final class DurableWriter: Sendable {
     /// files and waits for flushes (`GroupFlush.flushed`) itself. Nothing inside may pass the gate again.
     func gated<T>(_ work: () async throws -> T) async throws -> T {
         guard let gate else { return try await work() }
-        return try await gate.whileThawed(work)
+        return try await gate.whileThawedSuspending(work)
     }
 }

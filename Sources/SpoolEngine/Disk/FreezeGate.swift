@@ -37,7 +37,7 @@ public struct FreezeGate: Sendable {
     }
 
     /// `whileThawed` for async work: a wait for a thaw suspends the task instead of blocking a thread.
-    public func whileThawed<T>(_ body: () async throws -> T) async throws -> T {
+    public func whileThawedSuspending<T>(_ body: () async throws -> T) async throws -> T {
         let lock = SharedLock.of(lockPath)
         while true {
             guard lock.enter() else { return try await body() }
