@@ -139,8 +139,33 @@ import Testing
         try write(claim: "third", at: now)
         #expect(try !markers.removeExpired(path, now: now))
         #expect(markers.judge(path, claim: "fourth", now: now) == .live)
-        #expect(try Disk.list(harness.layout.ids) == [Disk.name(of: path)])
+        #expect(try Disk.listVisible(harness.layout.ids) == [Disk.name(of: path)])
         #expect(try await markers.claim("order-42", claim: "fourth", runs: [], now: now) == false)
+    }
+
+    /// A removal waits for the one in progress and judges the marker it then finds.
+    @Test func aMarkerReplacedDuringAnotherRemovalIsKept() async throws {
+        let harness = try Harness([Self.noop("a", "x/happened")])
+        let markers = DedupeMarkers(layout: harness.layout, window: 24 * 3600)
+        let path = markers.path(for: "order-42")
+        let now = harness.clock.now()
+        func write(claim: String, at date: Date) throws {
+            let marker = DedupeMarkers.Marker(eventId: "order-42", claim: claim, runs: [], at: UTCTime.iso8601(date))
+            try SpoolJSON.lineEncoder.encode(marker).write(to: URL(fileURLWithPath: path))
+        }
+        try write(claim: "first", at: now.addingTimeInterval(-25 * 3600))
+
+        let lock = open(harness.layout.ids + "/.removal.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        #expect(lock >= 0 && flock(lock, LOCK_EX) == 0)
+        let removal = Task.detached { try markers.removeExpired(path, now: now) }
+        try await waitUntil("the removal to wait for the lock") {
+            try someoneWaitsForLock(on: harness.layout.ids + "/.removal.lock")
+        }
+        try write(claim: "second", at: now)
+        close(lock)
+
+        #expect(try await removal.value == false)
+        #expect(markers.judge(path, claim: "third", now: now) == .live)
     }
 
     @Test func duplicateIDsInsideOneFileStartOneRun() async throws {

@@ -145,6 +145,13 @@ func inode(_ path: String) throws -> UInt64 {
     return UInt64(info.st_ino)
 }
 
+/// Whether a thread waits for a `flock` on the file at `path` (a `->` line of /proc/locks).
+func someoneWaitsForLock(on path: String) throws -> Bool {
+    let inodeField = ":\(try inode(path)) "
+    let locks = try String(contentsOfFile: "/proc/locks", encoding: .utf8)
+    return locks.split(separator: "\n").contains { $0.contains("->") && $0.contains(inodeField) }
+}
+
 /// Waits until `condition` holds, checking every 10 ms, failing after `seconds`.
 func waitUntil(
     _ what: String, seconds: Double = 20, sourceLocation: SourceLocation = #_sourceLocation,

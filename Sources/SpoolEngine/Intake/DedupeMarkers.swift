@@ -1,5 +1,9 @@
 import Foundation
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Event-id markers in `ids/`: the first event with an id wins for `window`; later ones are duplicates.
 struct DedupeMarkers: Sendable {
     struct Marker: Codable {
@@ -59,33 +63,40 @@ struct DedupeMarkers: Sendable {
         return .expired
     }
 
-    /// Removes the expired marker at `target`; false if, by the time it was moved aside, another
-    /// process had replaced it with a live one, which is put back.
+    /// Removes the marker at `target` if it is still expired; false if another process has
+    /// replaced it with a live one. Every removal holds the removal lock, so the marker judged is
+    /// the one removed: otherwise a marker only appears where there was none.
     func removeExpired(_ target: String, now: Date) throws -> Bool {
-        let aside = layout.ids + "/.marker.expired-" + Disk.uniqueSuffix()
-        do {
-            try Disk.rename(target, aside)
-        } catch let error as SpoolError where error.errno == ENOENT {
+        try holdingRemovalLock {
+            guard judge(target, claim: "", now: now) == .expired else { return false }
+            try Disk.removeFile(target)
             return true
         }
-        guard judge(aside, claim: "", now: now) == .expired else {
-            if (try? Disk.renameNoReplace(aside, target)) == nil { try Disk.removeFile(aside) }
-            return false
-        }
-        try Disk.removeFile(aside)
-        return true
     }
 
     /// Removes markers older than the window; returns how many.
     func prune(now: Date) throws -> Int {
-        var removed = 0
-        for name in try Disk.listVisible(layout.ids) {
-            let path = layout.ids + "/" + name
-            if let modified = Disk.modificationDate(path), now.timeIntervalSince(modified) >= window {
-                try Disk.removeFile(path)
-                removed += 1
+        try holdingRemovalLock {
+            var removed = 0
+            for name in try Disk.listVisible(layout.ids) {
+                let path = layout.ids + "/" + name
+                if let modified = Disk.modificationDate(path), now.timeIntervalSince(modified) >= window {
+                    try Disk.removeFile(path)
+                    removed += 1
+                }
             }
+            return removed
         }
-        return removed
+    }
+
+    private func holdingRemovalLock<T>(_ body: () throws -> T) throws -> T {
+        let path = layout.ids + "/.removal.lock"
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else { throw SpoolError.system("open", path: path) }
+        defer { close(fd) }
+        while flock(fd, LOCK_EX) != 0 {
+            guard errno == EINTR else { throw SpoolError.system("flock", path: path) }
+        }
+        return try body()
     }
 }
