@@ -58,7 +58,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "SpoolEngineTests", dependencies: ["SpoolEngine"], resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "SpoolEngineTests", dependencies: ["SpoolEngine", "TestServers"], resources: [.copy("Fixtures")]),
         .target(name: "TestServers", path: "Tests/TestServers"),
         .testTarget(name: "FolksbaseTests", dependencies: ["Folksbase", "SpoolEngine", "TestServers"]),
         .testTarget(name: "CurlClientTests", dependencies: ["CurlClient", "TestServers"]),

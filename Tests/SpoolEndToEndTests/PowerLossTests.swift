@@ -1,4 +1,5 @@
 import Foundation
+import TestServers
 import Testing
 
 /// Power loss, against the built binary: `spool serve` is traced (strace) while welcome events

@@ -99,17 +99,6 @@ extension Process {
     }
 }
 
-/// Waits until `condition` holds, checking every 20 ms, failing after `seconds`.
-func waitUntil(_ what: String, seconds: Double = 60, _ condition: () throws -> Bool) async throws {
-    let deadline = Date().addingTimeInterval(seconds)
-    while Date() < deadline {
-        if try condition() { return }
-        try await Task.sleep(for: .milliseconds(20))
-    }
-    Issue.record("timed out after \(seconds) s waiting for \(what)")
-    throw CancellationError()
-}
-
 struct DemoIDs: Codable {
     var workspaceId: String
     var userId: String

@@ -151,17 +151,3 @@ func someoneWaitsForLock(on path: String) throws -> Bool {
     let locks = try String(contentsOfFile: "/proc/locks", encoding: .utf8)
     return locks.split(separator: "\n").contains { $0.contains("->") && $0.contains(inodeField) }
 }
-
-/// Waits until `condition` holds, checking every 10 ms, failing after `seconds`.
-func waitUntil(
-    _ what: String, seconds: Double = 20, sourceLocation: SourceLocation = #_sourceLocation,
-    _ condition: () throws -> Bool
-) async throws {
-    let deadline = Date().addingTimeInterval(seconds)
-    while Date() < deadline {
-        if try condition() { return }
-        try await Task.sleep(for: .milliseconds(10))
-    }
-    Issue.record("timed out after \(seconds) s waiting for \(what)", sourceLocation: sourceLocation)
-    throw CancellationError()
-}
