@@ -1,4 +1,6 @@
 import Foundation
+import SpoolEngine
+import TestServers
 import Testing
 
 @testable import Folksbase
@@ -101,6 +103,43 @@ import Testing
             let contacts = try await storedContacts(store, workspaceID: workspace.id)
             #expect(contacts.map(\.email) == ["a@example.com", "b@example.com", "c@example.com"])
             #expect(contacts[0].firstName == "First")
+        }
+    }
+
+    /// Chunks are read at once and applied in turn: the first row with an email is kept even when
+    /// a later chunk is read first.
+    @Test func chunksTakingTurnsKeepTheFirstRowOfAnEmailWhicheverIsReadFirst() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = try makeStore(in: directory)
+            let (workspace, user) = try await owners(store)
+            let job = try await newImport(store, workspace, user)
+            let source = directory + "/in.csv"
+            try Data("Email,First Name\na@example.com,First\nb@example.com,\na@example.com,Second\n".utf8)
+                .write(to: URL(fileURLWithPath: source))
+            var chunker = CSVChunker(writer: DurableWriter())
+            chunker.rowsPerChunk = 2
+            let plan = try await chunker.chunk(source, into: directory + "/chunks")
+            #expect(plan.chunks.count == 2)
+            let columns = try ContactColumns(header: plan.header)
+            let importer = ContactImporter(store: store, writer: DurableWriter())
+            let turns = StepTurns(count: 2)
+            func importChunk(_ index: Int) async throws -> ChunkResult {
+                try await importer.importChunk(
+                    plan.chunks[index], number: index + 1, folder: directory + "/chunks", columns: columns,
+                    record: job, turn: turns.turn(index))
+            }
+
+            let second = Task { try await importChunk(1) }
+            try await waitUntil("the second chunk to wait for its turn") { turns.isWaiting(1) }
+            let first = try await importChunk(0)
+            #expect(first == ChunkResult(inserted: 2, updated: 0, skipped: 0, errors: []))
+            #expect(
+                try await second.value
+                    == ChunkResult(
+                        inserted: 0, updated: 0, skipped: 1,
+                        errors: [RowError(row: 4, reason: "duplicate of row 2", email: "a@example.com")]))
+            let contacts = try await storedContacts(store, workspaceID: workspace.id)
+            #expect(contacts.map(\.firstName) == ["First", nil])
         }
     }
 

@@ -103,6 +103,60 @@ import Testing
         #expect(record.lastError?.message.contains("b fails in round 2") == true)
     }
 
+    /// Steps pass their turns in index order, whatever order they reach them in; a step that fails,
+    /// or completed in an earlier attempt, holds none back.
+    @Test func stepsTakingTurnsPassInIndexOrderAndAFailedOrCompletedStepHoldsNoneBack() async throws {
+        let passed = LockedValue<[Int]>([])
+        let attempts = Counter()
+        let function = SpoolFunction(id: "f", trigger: .event("x/go"), retry: fastRetry) { context in
+            attempts.hit()
+            let firstAttempt = attempts[""] == 1
+            let step = context.step
+            let turns = StepTurns(count: 5)
+            _ = try await step.runEach((0..<5).map { "s\($0)" }, atOnce: 5, turns: turns) { index, _ in
+                if firstAttempt && index == 1 {
+                    try await Self.waitUntil("s2, s3 and s4 to wait for their turns") {
+                        (2..<5).allSatisfy(turns.isWaiting)
+                    }
+                    throw SpoolError(.io, "s1 fails once")
+                }
+                if firstAttempt && index == 0 {
+                    try await Self.waitUntil("s1's failure") { step.recordedInterruption != nil }
+                }
+                let turn = turns.turn(index)
+                await turn.take()
+                passed.withLock { $0.append(index) }
+                turn.pass()
+                return index
+            }
+        }
+        let harness = try Harness([function])
+        let id = try await harness.send(#"{"name":"x/go"}"#)[0]
+        #expect(await harness.executor.execute(id) == .wake(at: harness.clock.now().addingTimeInterval(10)))
+        #expect(passed.withLock { $0 } == [0, 2, 3, 4])
+
+        harness.clock.advance(by: 10)
+        #expect(await harness.executor.execute(id) == .finished)
+        #expect(passed.withLock { $0 } == [0, 2, 3, 4, 1])
+    }
+
+    @Test func stepsTakingTurnsNeedOneTurnEach() async throws {
+        let thrown = LockedValue<String?>(nil)
+        let function = SpoolFunction(id: "f", trigger: .event("x/go")) { context in
+            do {
+                _ = try await context.step.runEach(["a", "b"], atOnce: 2, turns: StepTurns(count: 1)) { index, _ in
+                    index
+                }
+            } catch {
+                thrown.withLock { $0 = "\(error)" }
+            }
+        }
+        let harness = try Harness([function])
+        let id = try await harness.send(#"{"name":"x/go"}"#)[0]
+        #expect(await harness.executor.execute(id) == .finished)
+        #expect(thrown.withLock { $0 }?.contains("one turn each: 1 for 2") == true)
+    }
+
     @Test func stepsRunAtOnceNeedDistinctNames() async throws {
         let thrown = LockedValue<String?>(nil)
         let function = SpoolFunction(id: "f", trigger: .event("x/go")) { context in

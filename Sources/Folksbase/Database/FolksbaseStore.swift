@@ -46,9 +46,11 @@ public protocol FolksbaseStore: Sendable {
     /// the same moment may share a transaction, each all or nothing.
     ///
     /// A row whose email an earlier row of the same import already wrote is skipped as `duplicate of row N`;
-    /// `invalid` rows count as skipped. A blank (nil) field leaves the stored value as it is.
+    /// `invalid` rows count as skipped. A blank (nil) field leaves the stored value as it is. Chunks
+    /// are applied in the order they are queued; `whenQueued` is called once this one is.
     func applyImportChunk(
-        importID: String, workspaceID: String, chunk: Int, rows: [ContactRow], invalid: [RowError]
+        importID: String, workspaceID: String, chunk: Int, rows: [ContactRow], invalid: [RowError],
+        whenQueued: @escaping @Sendable () -> Void
     ) async throws -> ChunkResult
     /// Marks a processing (or failed, when its run was retried) import completed with its final counts.
     /// Repeating it with the same numbers returns the record; other numbers fail with `.constraint`.
@@ -77,6 +79,16 @@ public protocol FolksbaseStore: Sendable {
     func contactFieldsPage(workspaceID: String, after cursor: ContactCursor?, limit: Int) async throws
         -> ContactFieldsPage
     func contactCount(workspaceID: String) async throws -> Int
+}
+
+extension FolksbaseStore {
+    /// Applies a chunk that keeps no order with others.
+    public func applyImportChunk(
+        importID: String, workspaceID: String, chunk: Int, rows: [ContactRow], invalid: [RowError]
+    ) async throws -> ChunkResult {
+        try await applyImportChunk(
+            importID: importID, workspaceID: workspaceID, chunk: chunk, rows: rows, invalid: invalid, whenQueued: {})
+    }
 }
 
 public struct User: Codable, Sendable, Hashable {

@@ -51,10 +51,11 @@ extension SQLiteFolksbaseStore {
     }
 
     public func applyImportChunk(
-        importID: String, workspaceID: String, chunk: Int, rows: [ContactRow], invalid: [RowError]
+        importID: String, workspaceID: String, chunk: Int, rows: [ContactRow], invalid: [RowError],
+        whenQueued: @escaping @Sendable () -> Void
     ) async throws -> ChunkResult {
         let time = Self.milliseconds(now())
-        return try await chunkTransactions.run { db in
+        return try await chunkTransactions.run(whenQueued: whenQueued) { db in
             if let recorded = try db.fetchOne(
                 "SELECT result FROM import_chunks WHERE import_id = ? AND chunk = ?", importID, chunk,
                 row: { $0.string(at: 0) })

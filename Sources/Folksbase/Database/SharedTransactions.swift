@@ -25,14 +25,18 @@ final class SharedTransactions<Value: Sendable>: Sendable {
 
     /// Runs `body` in the next shared transaction and returns its value once that has committed.
     /// `body` runs again if a write of its transaction throws, itself included: it must only write to
-    /// the database.
-    func run(_ body: @escaping @Sendable (SQLiteConnection.Session) throws -> Value) async throws -> Value {
+    /// the database. Writes run in the order they are queued; `whenQueued` is called once this one is.
+    func run(
+        whenQueued: @Sendable () -> Void = {},
+        _ body: @escaping @Sendable (SQLiteConnection.Session) throws -> Value
+    ) async throws -> Value {
         try await withCheckedThrowingContinuation { continuation in
             let leads = state.withLock { state in
                 state.waiting.append(Waiting(body: body, continuation: continuation))
                 defer { state.committing = true }
                 return !state.committing
             }
+            whenQueued()
             if leads { Task { await commitWhileWaiting() } }
         }
     }

@@ -1,7 +1,8 @@
 import SpoolEngine
 
 /// `process-csv` on `import/csv.confirmed` {importId, workspaceId, userId}: fetch the import, stream
-/// the file into 500-row chunks, import each chunk (several at once, each a step), finalize, notify.
+/// the file into 500-row chunks, import each chunk (several read at once, applied in file order,
+/// each a step), finalize, notify.
 public enum ProcessCSV {
     public static let id = "process-csv"
     public static let event = "import/csv.confirmed"
@@ -43,11 +44,13 @@ public enum ProcessCSV {
                     return plan
                 }
                 let columns = try ContactColumns(header: plan.header, mapping: record.columnMapping)
+                let turns = StepTurns(count: plan.chunks.count)
                 let chunkResults = try await context.step.runEach(
-                    plan.chunks.indices.map { "process-chunk-\($0 + 1)" }, atOnce: chunksAtOnce
+                    plan.chunks.indices.map { "process-chunk-\($0 + 1)" }, atOnce: chunksAtOnce, turns: turns
                 ) { index, _ in
                     try await services.importer.importChunk(
-                        plan.chunks[index], number: index + 1, folder: chunks, columns: columns, record: record)
+                        plan.chunks[index], number: index + 1, folder: chunks, columns: columns, record: record,
+                        turn: turns.turn(index))
                 }
                 let finished = try await context.step.run("finalize") { _ in
                     let results = chunkResults

@@ -11,8 +11,11 @@ public struct ContactImporter: Sendable {
     }
 
     /// The chunk's counts and row errors; applying the same chunk again returns the same result.
+    /// With a turn, the chunk is read at once with others and applied after those before it, so the
+    /// first row with an email is the one kept, as if the chunks were applied one by one.
     public func importChunk(
-        _ chunk: ChunkPlan.Chunk, number: Int, folder: String, columns: ContactColumns, record: ImportRecord
+        _ chunk: ChunkPlan.Chunk, number: Int, folder: String, columns: ContactColumns, record: ImportRecord,
+        turn: StepTurns.Turn? = nil
     ) async throws -> ChunkResult {
         let path = folder + "/" + chunk.file
         let (rows, invalid) = try await writer.perform {
@@ -28,8 +31,10 @@ public struct ContactImporter: Sendable {
             }
             return (rows, invalid)
         }
+        await turn?.take()
         var result = try await store.applyImportChunk(
-            importID: record.id, workspaceID: record.workspaceId, chunk: number, rows: rows, invalid: invalid)
+            importID: record.id, workspaceID: record.workspaceId, chunk: number, rows: rows, invalid: invalid,
+            whenQueued: { turn?.pass() })
         result.skipped += chunk.problemCount - chunk.problems.count
         return result
     }

@@ -3,15 +3,20 @@ extension Step {
     /// order. Each is memoized as its own step; a replay runs only those without a result. When
     /// one fails, no further step starts and those running finish and keep their results.
     ///
-    /// - Parameter body: called with the index of the step's name.
+    /// - Parameters:
+    ///   - turns: one per name, passed by each step that ends (see `StepTurns`).
+    ///   - body: called with the index of the step's name.
     public func runEach<T: Codable & Sendable>(
-        _ names: [String], atOnce: Int, retries: Int? = nil,
+        _ names: [String], atOnce: Int, retries: Int? = nil, turns: StepTurns? = nil,
         _ body: @escaping @Sendable (Int, StepContext) async throws -> T
     ) async throws -> [T] {
         guard Set(names).count == names.count else {
             throw SpoolError(.invalidInput, "steps run at once need distinct names")
         }
         guard atOnce > 0 else { throw SpoolError(.invalidInput, "steps run at once need atOnce > 0") }
+        if let turns, turns.count != names.count {
+            throw SpoolError(.invalidInput, "steps run at once need one turn each: \(turns.count) for \(names.count)")
+        }
         var results = [T?](repeating: nil, count: names.count)
         // A group that throws would cancel the steps still running; this one lets them finish.
         let firstError = await withTaskGroup(of: (Int, Result<T, Error>).self) { group -> Error? in
@@ -21,6 +26,7 @@ extension Step {
                 let index = next
                 next += 1
                 group.addTask {
+                    defer { turns?.pass(index) }
                     do {
                         let value = try await self.run(names[index], retries: retries) { context in
                             try await body(index, context)
