@@ -120,24 +120,25 @@ import Testing
         #expect(try await harness.send(event).count == 1)
     }
 
+    /// Writes the marker of event `order-42` for `claim`, recorded at `date`, as another process would.
+    private static func writeMarker(_ markers: DedupeMarkers, claim: String, at date: Date) throws {
+        let marker = DedupeMarkers.Marker(eventId: "order-42", claim: claim, runs: [], at: UTCTime.iso8601(date))
+        try SpoolJSON.lineEncoder.encode(marker).write(to: URL(fileURLWithPath: markers.path(for: "order-42")))
+    }
+
     /// Two processes may both find a marker expired; the second must not remove the first's new one.
     @Test func anExpiredMarkerIsReplacedOnlyWhileItIsStillTheExpiredOne() async throws {
         let harness = try Harness([Self.noop("a", "x/happened")])
         let markers = DedupeMarkers(layout: harness.layout, window: 24 * 3600)
         let path = markers.path(for: "order-42")
         let now = harness.clock.now()
-        func write(claim: String, at date: Date) throws {
-            let marker = DedupeMarkers.Marker(eventId: "order-42", claim: claim, runs: [], at: UTCTime.iso8601(date))
-            try SpoolJSON.lineEncoder.encode(marker).write(to: URL(fileURLWithPath: path))
-        }
-
-        try write(claim: "first", at: now.addingTimeInterval(-25 * 3600))
+        try Self.writeMarker(markers, claim: "first", at: now.addingTimeInterval(-25 * 3600))
         #expect(markers.judge(path, claim: "second", now: now) == .expired)
         #expect(try markers.removeExpired(path, now: now))
         #expect(!Disk.exists(path))
 
         // Judged expired, then replaced by another process before this one moved it.
-        try write(claim: "third", at: now)
+        try Self.writeMarker(markers, claim: "third", at: now)
         #expect(try !markers.removeExpired(path, now: now))
         #expect(markers.judge(path, claim: "fourth", now: now) == .live)
         #expect(try Disk.listVisible(harness.layout.ids) == [Disk.name(of: path)])
@@ -150,11 +151,7 @@ import Testing
         let markers = DedupeMarkers(layout: harness.layout, window: 24 * 3600)
         let path = markers.path(for: "order-42")
         let now = harness.clock.now()
-        func write(claim: String, at date: Date) throws {
-            let marker = DedupeMarkers.Marker(eventId: "order-42", claim: claim, runs: [], at: UTCTime.iso8601(date))
-            try SpoolJSON.lineEncoder.encode(marker).write(to: URL(fileURLWithPath: path))
-        }
-        try write(claim: "first", at: now.addingTimeInterval(-25 * 3600))
+        try Self.writeMarker(markers, claim: "first", at: now.addingTimeInterval(-25 * 3600))
 
         let lock = open(harness.layout.ids + "/.removal.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         #expect(lock >= 0 && flock(lock, LOCK_EX) == 0)
@@ -162,7 +159,7 @@ import Testing
         try await waitUntil("the removal to wait for the lock") {
             try someoneWaitsForLock(on: harness.layout.ids + "/.removal.lock")
         }
-        try write(claim: "second", at: now)
+        try Self.writeMarker(markers, claim: "second", at: now)
         close(lock)
 
         #expect(try await removal.value == false)
