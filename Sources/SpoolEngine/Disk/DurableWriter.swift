@@ -27,12 +27,17 @@ public final class DurableWriter: Sendable {
     public convenience init(layout: SpoolLayout) { self.init(gate: FreezeGate(layout: layout)) }
 
     /// Atomically replaces (or creates) `path` with `data`, durably.
-    public func publish(_ data: some ContiguousBytes & Sendable, at path: String) async throws {
+    ///
+    /// With `staging`, the temp file is made in that folder (on the same file system) and renamed
+    /// straight into place: for a folder whose watchers should see nothing but finished files.
+    public func publish(
+        _ data: some ContiguousBytes & Sendable, at path: String, stagingIn staging: String? = nil
+    ) async throws {
         try await gated {
             let directory = Disk.parent(of: path)
             let flush = try GroupFlush.of(directory)
             let ticket = flush.ticket()
-            let temp = try Self.writeTemp(for: path) { fd, temp in
+            let temp = try Self.writeTemp(for: path, in: staging ?? directory) { fd, temp in
                 try data.withUnsafeBytes { try Disk.writeAll(fd, $0, path: temp) }
             }
             do {
@@ -226,12 +231,12 @@ public final class DurableWriter: Sendable {
         return true
     }
 
-    /// Creates `.<name>.tmp-<unique>` beside `path` and fills it with `write`; returns its path.
-    /// The file is removed again if writing fails.
-    private static func writeTemp(for path: String, _ write: (_ fd: Int32, _ temp: String) throws -> Void) throws
-        -> String
-    {
-        let temp = Disk.parent(of: path) + "/." + Disk.name(of: path) + ".tmp-" + Disk.uniqueSuffix()
+    /// Creates `.<name>.tmp-<unique>` in `directory` (beside `path` unless given) and fills it with
+    /// `write`; returns its path. The file is removed again if writing fails.
+    private static func writeTemp(
+        for path: String, in directory: String? = nil, _ write: (_ fd: Int32, _ temp: String) throws -> Void
+    ) throws -> String {
+        let temp = (directory ?? Disk.parent(of: path)) + "/." + Disk.name(of: path) + ".tmp-" + Disk.uniqueSuffix()
         let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else { throw SpoolError.system("create", path: temp) }
         do {

@@ -1,6 +1,7 @@
 import Foundation
 
-/// Writes events into `incoming/` the way any producer should: a file in `tmp/`, then a rename.
+/// Writes events into `incoming/` the way any producer should: a file in `tmp/`, flushed, then a
+/// rename into `incoming/`, flushed.
 public struct EventProducer: Sendable {
     public let layout: SpoolLayout
     let writer: DurableWriter
@@ -21,11 +22,8 @@ public struct EventProducer: Sendable {
         }
         let body: Data =
             events.count == 1 ? try SpoolJSON.lineEncoder.encode(events[0]) : try SpoolJSON.lineEncoder.encode(events)
-        let name = UTCTime.compact(Date()) + "-" + Disk.uniqueSuffix() + ".json"
-        let staged = layout.tmp + "/" + name
-        let target = layout.incoming + "/" + name
-        try await writer.publish(body, at: staged)
-        try await writer.move(staged, to: target)
+        let target = layout.incoming + "/" + UTCTime.compact(Date()) + "-" + Disk.uniqueSuffix() + ".json"
+        try await writer.publish(body, at: target, stagingIn: layout.tmp)
         return target
     }
 }
