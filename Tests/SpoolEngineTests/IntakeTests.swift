@@ -134,12 +134,12 @@ import Testing
         let now = harness.clock.now()
         try Self.writeMarker(markers, claim: "first", at: now.addingTimeInterval(-25 * 3600))
         #expect(markers.judge(path, claim: "second", now: now) == .expired)
-        #expect(try markers.removeExpired(path, now: now))
+        #expect(try await markers.removeExpired(path, now: now))
         #expect(!Disk.exists(path))
 
-        // Judged expired, then replaced by another process before this one moved it.
+        // Judged expired, then replaced by another process before this one came to remove it.
         try Self.writeMarker(markers, claim: "third", at: now)
-        #expect(try !markers.removeExpired(path, now: now))
+        #expect(try await !markers.removeExpired(path, now: now))
         #expect(markers.judge(path, claim: "fourth", now: now) == .live)
         #expect(try Disk.listVisible(harness.layout.ids) == [Disk.name(of: path)])
         #expect(try await markers.claim("order-42", claim: "fourth", runs: [], now: now) == false)
@@ -155,7 +155,7 @@ import Testing
 
         let lock = open(harness.layout.ids + "/.removal.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         #expect(lock >= 0 && flock(lock, LOCK_EX) == 0)
-        let removal = Task.detached { try markers.removeExpired(path, now: now) }
+        let removal = Task { try await markers.removeExpired(path, now: now) }
         try await waitUntil("the removal to wait for the lock") {
             try someoneWaitsForLock(on: harness.layout.ids + "/.removal.lock")
         }

@@ -32,6 +32,13 @@ final class BlockingThreads: @unchecked Sendable {
         }
     }
 
+    /// Runs `work` on one of these threads and returns its result to the waiting task.
+    func run<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            submit { continuation.resume(with: Result { try work() }) }
+        }
+    }
+
     private func work() {
         condition.lock()
         while true {

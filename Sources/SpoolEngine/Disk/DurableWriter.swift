@@ -9,8 +9,8 @@ import Foundation
 
 /// The one component through which the spool makes anything durable (write rules 1, 4 and 5).
 ///
-/// A publish writes `.<name>.tmp-<unique>` beside the target, flushes it, renames it into place
-/// and flushes again; only then does the call return. Flushes are shared: every writer waiting at
+/// A publish writes `.<name>.tmp-<unique>` beside the target (or in `tmp/`, for an event sent into
+/// `incoming/`), flushes it, renames it into place and flushes again; only then does the call return. Flushes are shared: every writer waiting at
 /// the same moment is served by one `syncfs` of the file system (`GroupFlush`), so concurrent runs
 /// pay for one flush instead of one per file and directory. A flush error fails the call and is
 /// never retried. The small writes of a publish, a replace, a move or an append go to the page
@@ -136,9 +136,7 @@ public final class DurableWriter: Sendable {
     /// `publishGated` (for long reads that write now and then, like chunking a large file).
     public func perform<T: Sendable>(gated: Bool = true, _ work: @escaping @Sendable () throws -> T) async throws -> T {
         if gated { return try await onWriterThread(work) }
-        return try await withCheckedThrowingContinuation { continuation in
-            BlockingThreads.shared.submit { continuation.resume(with: Result { try work() }) }
-        }
+        return try await BlockingThreads.shared.run(work)
     }
 
     /// `publishNow` behind the freeze gate, for code on a writer thread inside an ungated `perform`.
@@ -251,9 +249,7 @@ public final class DurableWriter: Sendable {
     }
 
     private func onWriterThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            BlockingThreads.shared.submit { [self] in continuation.resume(with: Result { try passGate(work) }) }
-        }
+        try await BlockingThreads.shared.run { [self] in try passGate(work) }
     }
 
     private func passGate<T>(_ work: () throws -> T) throws -> T {

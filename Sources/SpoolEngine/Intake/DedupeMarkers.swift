@@ -45,7 +45,7 @@ struct DedupeMarkers: Sendable {
                 switch judge(target, claim: claim, now: now) {
                 case .ours: return true
                 case .live: return false
-                case .expired: if try !removeExpired(target, now: now) { return false }
+                case .expired: if try await !removeExpired(target, now: now) { return false }
                 }
             }
         }
@@ -65,16 +65,19 @@ struct DedupeMarkers: Sendable {
 
     /// Removes the marker at `target` if it is still expired; false if another process has
     /// replaced it with a live one. Every removal holds the removal lock, so the marker judged is
-    /// the one removed: otherwise a marker only appears where there was none.
-    func removeExpired(_ target: String, now: Date) throws -> Bool {
-        try holdingRemovalLock {
-            guard judge(target, claim: "", now: now) == .expired else { return false }
-            try Disk.removeFile(target)
-            return true
+    /// the one removed: otherwise a marker only appears where there was none. The wait for the
+    /// lock holds a writer thread, not one of the cooperative pool.
+    func removeExpired(_ target: String, now: Date) async throws -> Bool {
+        try await BlockingThreads.shared.run { [self] in
+            try holdingRemovalLock {
+                guard judge(target, claim: "", now: now) == .expired else { return false }
+                try Disk.removeFile(target)
+                return true
+            }
         }
     }
 
-    /// Removes markers older than the window; returns how many.
+    /// Removes markers older than the window; returns how many. Called from a writer thread.
     func prune(now: Date) throws -> Int {
         try holdingRemovalLock {
             var removed = 0
