@@ -109,6 +109,43 @@ import Testing
     /// Chunks are read at once and applied in turn: the first row with an email is kept even when
     /// a later chunk is read first.
     @Test func chunksTakingTurnsKeepTheFirstRowOfAnEmailWhicheverIsReadFirst() async throws {
+        try await withTwoChunkImport { chunks, importChunk in
+            let second = Task { try await importChunk(1) }
+            try await waitUntil("the second chunk to wait for its turn") { chunks.turns.isWaiting(1) }
+            let first = try await importChunk(0)
+            #expect(first == ChunkResult(inserted: 2, updated: 0, skipped: 0, errors: []))
+            #expect(
+                try await second.value
+                    == ChunkResult(
+                        inserted: 0, updated: 0, skipped: 1,
+                        errors: [RowError(row: 4, reason: "duplicate of row 2", email: "a@example.com")]))
+            let contacts = try await storedContacts(chunks.store, workspaceID: chunks.workspaceID)
+            #expect(contacts.map(\.firstName) == ["First", nil])
+        }
+    }
+
+    @Test func aChunkThatFailsBeforeItsTurnLetsTheNextGo() async throws {
+        try await withTwoChunkImport { chunks, importChunk in
+            try Disk.removeFile(chunks.folder + "/000001.csv")
+            let second = Task { try await importChunk(1) }
+            try await waitUntil("the second chunk to wait for its turn") { chunks.turns.isWaiting(1) }
+            await #expect(throws: SpoolError.self) { try await importChunk(0) }
+            try await waitUntil("the second chunk to take its turn") { !chunks.turns.isWaiting(1) }
+            #expect(try await second.value == ChunkResult(inserted: 1, updated: 0, skipped: 0, errors: []))
+        }
+    }
+
+    private struct TwoChunks {
+        let store: SQLiteFolksbaseStore
+        let workspaceID: String
+        let folder: String
+        let turns: StepTurns
+    }
+
+    /// An import of `a, b, a` in chunks of two rows, each chunk imported with its turn.
+    private func withTwoChunkImport(
+        _ body: (TwoChunks, _ importChunk: @escaping @Sendable (Int) async throws -> ChunkResult) async throws -> Void
+    ) async throws {
         try await withTemporaryDirectory { directory in
             let store = try makeStore(in: directory)
             let (workspace, user) = try await owners(store)
@@ -118,28 +155,18 @@ import Testing
                 .write(to: URL(fileURLWithPath: source))
             var chunker = CSVChunker(writer: DurableWriter())
             chunker.rowsPerChunk = 2
-            let plan = try await chunker.chunk(source, into: directory + "/chunks")
+            let folder = directory + "/chunks"
+            let plan = try await chunker.chunk(source, into: folder)
             #expect(plan.chunks.count == 2)
             let columns = try ContactColumns(header: plan.header)
             let importer = ContactImporter(store: store, writer: DurableWriter())
             let turns = StepTurns(count: 2)
-            func importChunk(_ index: Int) async throws -> ChunkResult {
+            let chunks = TwoChunks(store: store, workspaceID: workspace.id, folder: folder, turns: turns)
+            try await body(chunks) { index in
                 try await importer.importChunk(
-                    plan.chunks[index], number: index + 1, folder: directory + "/chunks", columns: columns,
-                    record: job, turn: turns.turn(index))
+                    plan.chunks[index], number: index + 1, folder: folder, columns: columns, record: job,
+                    turn: turns.turn(index))
             }
-
-            let second = Task { try await importChunk(1) }
-            try await waitUntil("the second chunk to wait for its turn") { turns.isWaiting(1) }
-            let first = try await importChunk(0)
-            #expect(first == ChunkResult(inserted: 2, updated: 0, skipped: 0, errors: []))
-            #expect(
-                try await second.value
-                    == ChunkResult(
-                        inserted: 0, updated: 0, skipped: 1,
-                        errors: [RowError(row: 4, reason: "duplicate of row 2", email: "a@example.com")]))
-            let contacts = try await storedContacts(store, workspaceID: workspace.id)
-            #expect(contacts.map(\.firstName) == ["First", nil])
         }
     }
 

@@ -17,6 +17,8 @@ public struct ContactImporter: Sendable {
         _ chunk: ChunkPlan.Chunk, number: Int, folder: String, columns: ContactColumns, record: ImportRecord,
         turn: StepTurns.Turn? = nil
     ) async throws -> ChunkResult {
+        // A chunk that fails before it is queued lets the next one go.
+        defer { turn?.pass() }
         let path = folder + "/" + chunk.file
         let (rows, invalid) = try await writer.perform {
             let file = try ChunkFile(path: path)
