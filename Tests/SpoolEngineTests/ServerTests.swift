@@ -188,4 +188,44 @@ import Testing
         #expect(try Disk.listVisible(spool.layout.incoming).isEmpty)
         #expect(attempts.withLock { $0 } == 2)
     }
+    /// Two processes due to fire the same tick: the one that waited for the other's lock finds the
+    /// tick recorded and neither sends it again nor writes over the record.
+    @Test func aTickAnotherProcessFiredWhileThisOneWaitedIsNotFiredAgain() async throws {
+        let spool = try TempSpool()
+        let tick = Date(timeIntervalSince1970: 1_795_939_200)  // Sunday 2026-11-29T08:00:00Z
+        let expression = try CronExpression("0 8 * * 0")
+        let function = SpoolFunction(id: "weekly", trigger: .cron(expression)) { _ in }
+        let ticker = CronTicker(
+            layout: spool.layout, registry: FunctionRegistry([function]), producer: EventProducer(layout: spool.layout),
+            writer: DurableWriter(), clock: ManualClock(tick.addingTimeInterval(1)), logger: testLogger)
+        func record(lastTick: Date) throws {
+            let state = CronTicker.State(
+                function: "weekly", expression: expression.text, lastTick: UTCTime.iso8601(lastTick),
+                firedAt: UTCTime.iso8601(lastTick))
+            try SpoolJSON.encoder.encode(state).write(to: URL(fileURLWithPath: spool.layout.cron + "/weekly.json"))
+        }
+        try record(lastTick: tick.addingTimeInterval(-7 * 86400))
+
+        // The other process holds the lock while it fires.
+        let otherProcess = open(ticker.lockPath("weekly"), O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        #expect(otherProcess >= 0)
+        #expect(flock(otherProcess, LOCK_EX) == 0)
+        let firing = Task { try await ticker.fire("weekly", expression, at: tick) }
+        try await waitUntil("this ticker to wait for the lock") {
+            try someoneWaitsForLock(on: ticker.lockPath("weekly"))
+        }
+        try record(lastTick: tick)
+        close(otherProcess)
+
+        #expect(try await firing.value == false)
+        #expect(try Disk.listVisible(spool.layout.incoming).isEmpty)
+        let recorded = try JSONDecoder().decode(
+            CronTicker.State.self, from: Disk.read(spool.layout.cron + "/weekly.json"))
+        #expect(recorded.lastTick == UTCTime.iso8601(tick) && recorded.pendingTick == nil)
+
+        // With the lock free and the tick not yet recorded, it fires.
+        try record(lastTick: tick.addingTimeInterval(-7 * 86400))
+        #expect(try await ticker.fire("weekly", expression, at: tick))
+        #expect(try Disk.listVisible(spool.layout.incoming).count == 1)
+    }
 }

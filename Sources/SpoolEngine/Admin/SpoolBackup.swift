@@ -54,8 +54,7 @@ public struct SpoolBackup: Sendable {
 
     /// Names never part of a backup: the freeze files, temp files, locks, staging, other snapshots.
     static func isTransient(_ name: String) -> Bool {
-        name == ".frozen" || name == ".freeze.lock" || name == ".lock" || name == ".removal.lock"
-            || name.hasPrefix(".backup-")
+        name == ".frozen" || (name.hasPrefix(".") && name.hasSuffix(".lock")) || name.hasPrefix(".backup-")
             || name.hasPrefix(".stage-") || name.contains(".tmp-")
     }
 

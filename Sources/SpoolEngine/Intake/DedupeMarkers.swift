@@ -1,9 +1,5 @@
 import Foundation
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 /// Event-id markers in `ids/`: the first event with an id wins for `window`; later ones are duplicates.
 struct DedupeMarkers: Sendable {
     struct Marker: Codable {
@@ -93,13 +89,6 @@ struct DedupeMarkers: Sendable {
     }
 
     private func holdingRemovalLock<T>(_ body: () throws -> T) throws -> T {
-        let path = layout.ids + "/.removal.lock"
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard fd >= 0 else { throw SpoolError.system("open", path: path) }
-        defer { close(fd) }
-        while flock(fd, LOCK_EX) != 0 {
-            guard errno == EINTR else { throw SpoolError.system("flock", path: path) }
-        }
-        return try body()
+        try FileLock.holding(layout.ids + "/.removal.lock", body)
     }
 }

@@ -27,7 +27,9 @@ public enum CronTick {
 /// A tick is written down as pending before its event is sent, and as the last tick after. A
 /// process that stops between the two leaves it pending: on the next start, a live run of that
 /// tick's event means the tick fired, and it is not fired again, however long the spool was
-/// down (the event id's dedupe marker lasts only 24 h).
+/// down (the event id's dedupe marker lasts only 24 h). Processes serving one spool fire and
+/// settle a function's ticks holding `cron/.<function>.lock`, so one fires each tick and none
+/// writes over a tick another has recorded.
 struct CronTicker: Sendable {
     struct State: Codable {
         var function: String
@@ -87,13 +89,16 @@ struct CronTicker: Sendable {
     /// the runs those ticks started are still in `runs/`.
     func settlePendingTicks() async {
         for (function, expression) in registry.cronFunctions {
-            guard let state = state(of: function.id, expression: expression),
-                let pending = state.pendingTick.flatMap(UTCTime.parseISO8601),
-                pending > UTCTime.parseISO8601(state.lastTick) ?? .distantPast
+            guard let left = state(of: function.id, expression: expression),
+                let pending = left.pendingTick.flatMap(UTCTime.parseISO8601),
+                pending > UTCTime.parseISO8601(left.lastTick) ?? .distantPast
             else { continue }
             let eventID = CronTick.eventID(function: function.id, scheduledAt: pending)
             guard liveRunsExist(forEvent: eventID) else { continue }
             do {
+                let lock = try await FileLock.acquireWaiting(lockPath(function.id))
+                defer { lock.release() }
+                guard state(of: function.id, expression: expression)?.pendingTick == left.pendingTick else { continue }
                 try await record(function.id, expression, tick: pending, fired: true)
                 logger.info(
                     "cron \(function.id): its \(UTCTime.iso8601(pending)) tick started a run before the last stop; not firing it again"
@@ -104,15 +109,21 @@ struct CronTicker: Sendable {
         }
     }
 
-    private func fire(_ function: String, _ expression: CronExpression, at tick: Date) async throws {
+    /// Fires `tick` unless another process has recorded it (or a later one) already; says whether it fired.
+    @discardableResult
+    func fire(_ function: String, _ expression: CronExpression, at tick: Date) async throws -> Bool {
+        let lock = try await FileLock.acquireWaiting(lockPath(function))
+        defer { lock.release() }
+        let recorded = state(of: function, expression: expression)
+        if let last = recorded.flatMap({ UTCTime.parseISO8601($0.lastTick) }), last >= tick { return false }
         var pending =
-            state(of: function, expression: expression)
-            ?? State(function: function, expression: expression.text, lastTick: UTCTime.iso8601(tick))
+            recorded ?? State(function: function, expression: expression.text, lastTick: UTCTime.iso8601(tick))
         pending.pendingTick = UTCTime.iso8601(tick)
         try await writer.publish(try SpoolJSON.encoder.encode(pending), at: statePath(function))
         try await producer.send([CronTick.event(function: function, scheduledAt: tick)])
         try await record(function, expression, tick: tick, fired: true)
         logger.info("cron \(function) fired its \(UTCTime.iso8601(tick)) tick")
+        return true
     }
 
     private func record(_ function: String, _ expression: CronExpression, tick: Date, fired: Bool) async throws {
@@ -141,4 +152,6 @@ struct CronTicker: Sendable {
     }
 
     private func statePath(_ function: String) -> String { layout.cron + "/" + function + ".json" }
+
+    func lockPath(_ function: String) -> String { layout.cron + "/." + function + ".lock" }
 }
