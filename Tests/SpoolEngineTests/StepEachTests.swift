@@ -1,18 +1,10 @@
 import Foundation
+import TestServers
 import Testing
 
 @testable import SpoolEngine
 
 @Suite struct StepEachTests {
-    /// Waits until `condition` holds, failing the step after a deadline rather than hanging.
-    private static func waitUntil(_ what: String, _ condition: () -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(10)
-        while !condition() {
-            guard ContinuousClock.now < deadline else { throw SpoolError(.io, "timed out waiting for \(what)") }
-            await Task.yield()
-        }
-    }
-
     @Test func stepsRunAtOnceUpToTheLimitAndReturnInOrder() async throws {
         let running = LockedValue((now: 0, most: 0))
         let results = LockedValue<[Int]>([])
@@ -23,7 +15,7 @@ import Testing
                     $0.most = max($0.most, $0.now)
                 }
                 // The first three meet: they run at once.
-                if index < 3 { try await Self.waitUntil("three steps at once") { running.withLock { $0.most == 3 } } }
+                if index < 3 { try await waitUntil("three steps at once") { running.withLock { $0.most == 3 } } }
                 running.withLock { $0.now -= 1 }
                 return index * 10
             }
@@ -45,13 +37,13 @@ import Testing
             _ = try await step.runEach((0..<6).map { "s\($0)" }, atOnce: 3) { index, _ in
                 calls.hit("s\(index)")
                 if index == 0 && calls["s0"] == 1 {
-                    try await Self.waitUntil("s1 and s2 to start") { calls["s1"] == 1 && calls["s2"] == 1 }
+                    try await waitUntil("s1 and s2 to start") { calls["s1"] == 1 && calls["s2"] == 1 }
                     throw SpoolError(.io, "s0 fails once")
                 }
                 // Those running beside the failed step finish after it failed, and keep their results:
                 // nothing cancels them, so a wait that would end early if cancelled runs its course.
                 if index < 3 {
-                    try await Self.waitUntil("s0's failure") { calls["s0"] > 1 || step.recordedInterruption != nil }
+                    try await waitUntil("s0's failure") { calls["s0"] > 1 || step.recordedInterruption != nil }
                     try await Task.sleep(for: .milliseconds(50))
                 }
                 return index
@@ -81,10 +73,10 @@ import Testing
                 // Round 1: b fails first. Round 2: a fails first. Each time the other, already
                 // running, fails after.
                 rounds.hit("round \(round) started")
-                try await Self.waitUntil("both steps to start") { rounds["round \(round) started"] == 2 }
+                try await waitUntil("both steps to start") { rounds["round \(round) started"] == 2 }
                 let first = round == 1 ? 1 : 0
                 if index != first {
-                    try await Self.waitUntil("the other step's failure") { step.recordedInterruption != nil }
+                    try await waitUntil("the other step's failure") { step.recordedInterruption != nil }
                 }
                 throw SpoolError(.io, "\(index == 0 ? "a" : "b") fails in round \(round)")
             }
@@ -115,13 +107,13 @@ import Testing
             let turns = StepTurns(count: 5)
             _ = try await step.runEach((0..<5).map { "s\($0)" }, atOnce: 5, turns: turns) { index, _ in
                 if firstAttempt && index == 1 {
-                    try await Self.waitUntil("s2, s3 and s4 to wait for their turns") {
+                    try await waitUntil("s2, s3 and s4 to wait for their turns") {
                         (2..<5).allSatisfy(turns.isWaiting)
                     }
                     throw SpoolError(.io, "s1 fails once")
                 }
                 if firstAttempt && index == 0 {
-                    try await Self.waitUntil("s1's failure") { step.recordedInterruption != nil }
+                    try await waitUntil("s1's failure") { step.recordedInterruption != nil }
                 }
                 let turn = turns.turn(index)
                 await turn.take()
