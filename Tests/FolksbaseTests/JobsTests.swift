@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SpoolEngine
+import TestServers
 import Testing
 
 @testable import Folksbase
@@ -38,15 +39,6 @@ import Testing
             }
         }
 
-        func waitFor(_ what: String, _ condition: () throws -> Bool) async throws {
-            let deadline = Date().addingTimeInterval(20)
-            while Date() < deadline {
-                if try condition() { return }
-                try await Task.sleep(for: .milliseconds(10))
-            }
-            Issue.record("timed out waiting for \(what)")
-        }
-
         func stop() async throws {
             server.stop()
             try await task.value
@@ -61,7 +53,7 @@ import Testing
                 Event(
                     name: "user/signed.up",
                     data: ["userId": .string(seed.userId), "workspaceId": .string(seed.workspaceId)]))
-            try await served.waitFor("the welcome run is done") { try served.runs("done").count == 1 }
+            try await waitUntil("the welcome run is done") { try served.runs("done").count == 1 }
             try await served.stop()
 
             let run = try #require(try served.runs("done").first)
@@ -96,7 +88,7 @@ import Testing
                         "exportId": .string(export.id), "workspaceId": .string(seed.workspaceId),
                         "userId": .string(seed.userId),
                     ]))
-            try await served.waitFor("the export run to fail") { try served.runs("failed").count == 1 }
+            try await waitUntil("the export run to fail") { try served.runs("failed").count == 1 }
             try await served.stop()
 
             #expect(try await store.exportRecord(id: export.id)?.status == .completed)
@@ -138,7 +130,7 @@ import Testing
             }
             try await served.send(
                 Event(name: "test/late", data: ["importId": .string(record.id), "userId": .string(seed.userId)]))
-            try await served.waitFor("the run to fail") { try served.runs("failed").count == 1 }
+            try await waitUntil("the run to fail") { try served.runs("failed").count == 1 }
             try await served.stop()
 
             #expect(try await store.importRecord(id: record.id)?.status == (completedFirst ? .completed : .failed))
@@ -150,7 +142,7 @@ import Testing
         try await withTemporaryDirectory { root in
             let served = try Served(root: root, clock: ManualClock())
             try await served.send(Event(name: "user/signed.up", data: ["userId": "usr_nobody"]))
-            try await served.waitFor("the run fails") { try served.runs("failed").count == 1 }
+            try await waitUntil("the run fails") { try served.runs("failed").count == 1 }
             try await served.stop()
             let run = try #require(try served.runs("failed").first)
             let record = try RunRecord.read(from: run.directory + "/run.json")
@@ -187,7 +179,7 @@ import Testing
             _ = try await store.addContact(NewContact(email: "old@x.test"), workspaceID: busy.id)
 
             try await served.send(CronTick.event(function: WeeklyDigest.id, scheduledAt: .utc("2026-11-30T08:00:00Z")))
-            try await served.waitFor("the digest run is done") { try served.runs("done").count == 1 }
+            try await waitUntil("the digest run is done") { try served.runs("done").count == 1 }
             try await served.stop()
 
             let run = try #require(try served.runs("done").first)

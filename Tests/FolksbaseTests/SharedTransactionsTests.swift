@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import SpoolEngine
+import TestServers
 import Testing
 
 @testable import Folksbase
@@ -68,11 +69,11 @@ import Testing
         defer { release.signal() }
         let held = Task { try await connection.transaction { _ in release.wait() } }
         let first = Task { try await shared.run(Self.insert("a", fails: false)) }
-        try await waitFor { shared.pending == (0, true) }
+        try await waitUntil("\"a\" to be committing") { shared.pending == (0, true) }
         let secondWrite = Task { try await shared.run(second) }
-        try await waitFor { shared.pending == (1, true) }
+        try await waitUntil("the second write to wait") { shared.pending == (1, true) }
         let thirdWrite = Task { try await shared.run(third) }
-        try await waitFor { shared.pending == (2, true) }
+        try await waitUntil("the third write to wait") { shared.pending == (2, true) }
         release.signal()
         try await held.value
         return [first, secondWrite, thirdWrite]
@@ -83,14 +84,6 @@ import Testing
             try db.execute("INSERT INTO t (name) VALUES (?)", name)
             if fails { throw FolksbaseError(.invalidInput, "\(name) is refused after its insert") }
             return name
-        }
-    }
-
-    private func waitFor(_ condition: () -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(10)
-        while !condition() {
-            guard ContinuousClock.now < deadline else { throw FolksbaseError(.busy, "timed out") }
-            try await Task.sleep(for: .milliseconds(1))
         }
     }
 }
