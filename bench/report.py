@@ -207,6 +207,7 @@ def render_disk(rounds):
     p50 = median(rounds, "latency/spool", "p50_ms")
     layout = median(rounds, "layout/c", "events_per_s")
     layout_cpu = median(rounds, "layout/c", "cpu_ms_per_event")
+    tiny_cpu = median(rounds, "tiny/spool", "cpu_ms_per_event")
     sqlite_huey = median(rounds, "tiny/huey-sqlite", "events_per_s")
     spool_import = median(rounds, "import/spool", "rows_per_s")
     plain_import = median(rounds, "import/sqlite3", "rows_per_s")
@@ -225,6 +226,9 @@ def render_disk(rounds):
              f"runs per second | {fmt(layout, '{:,.0f}')} |",
              f"| … its CPU per run (ms) | {fmt(layout_cpu, '{:.2f}')} |",
              f"| Spool tiny jobs/s ÷ those runs/s | {fmt(ratio_of(tiny, layout), '{:.3f}')} |",
+             f"| Spool's tiny-job server: CPU per event, all threads (ms) | {fmt(tiny_cpu, '{:.2f}')} |",
+             f"| … the events/s two cores allow at that | "
+             f"{fmt(ratio_of(2000, tiny_cpu), '{:,.0f}')} |",
              f"| 2 × SqliteHuey's events/s (the tiny-job target) ÷ those runs/s | "
              f"{fmt(ratio_of(2 * sqlite_huey if sqlite_huey else None, layout), '{:.2f}')} |",
              "| SQLite itself upserting the CSV into folksbase's contacts schema (`sqlite3`: `.import` into a "

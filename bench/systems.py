@@ -61,6 +61,13 @@ def free_loopback_port():
         return probe.getsockname()[1]
 
 
+def process_cpu_s(pid):
+    """CPU seconds (user + system) the process has used so far, all its threads together."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def fresh_directory(path):
     shutil.rmtree(path, ignore_errors=True)
     os.makedirs(path)
@@ -134,6 +141,9 @@ class SpoolTinyServer:
 
     def __exit__(self, *_):
         stop_process(self.process, signal.SIGTERM)
+
+    def cpu_s(self):
+        return process_cpu_s(self.process.pid)
 
     def wait_for_incoming(self, timeout=60):
         deadline = time.monotonic() + timeout

@@ -22,7 +22,10 @@ def nearest_rank(sorted_values, percent):
 
 
 def tiny_throughput(system, events):
-    """End to end: t0 just before the first enqueue, t1 the last D mark."""
+    """End to end: t0 just before the first enqueue, t1 the last D mark. For a system that tells
+    its CPU time (Spool's server), also its CPU per event."""
+    cpu_s = getattr(system, "cpu_s", None)
+    cpu_before = cpu_s() if cpu_s else None
     ids = range(events)
     started = time.monotonic_ns()
     for event in ids:
@@ -30,7 +33,10 @@ def tiny_throughput(system, events):
     enqueued = time.monotonic_ns()
     finished = system.marks.wait_done(ids, max(120, events / 10), system.check_alive)
     seconds = elapsed_s(started, finished)
-    return {"events_per_s": events / seconds, "seconds": seconds, "enqueue_s": elapsed_s(started, enqueued)}
+    result = {"events_per_s": events / seconds, "seconds": seconds, "enqueue_s": elapsed_s(started, enqueued)}
+    if cpu_s:
+        result["cpu_ms_per_event"] = (cpu_s() - cpu_before) * 1000 / events
+    return result
 
 
 def enqueue_to_step1_latency(system, events, spacing_s):
