@@ -166,6 +166,34 @@ import Testing
         #expect(markers.judge(path, claim: "third", now: now) == .live)
     }
 
+    /// Housekeeping removes markers older than the window, each judged again under the removal
+    /// lock: one written again while housekeeping waited for the lock is kept.
+    @Test func pruningKeepsAMarkerWrittenAgainWhileItWaitedForTheLock() async throws {
+        let harness = try Harness([Self.noop("a", "x/happened")])
+        let markers = DedupeMarkers(layout: harness.layout, window: 24 * 3600)
+        let path = markers.path(for: "order-42")
+        let now = Date()
+        try Self.writeMarker(markers, claim: "first", at: now.addingTimeInterval(-25 * 3600))
+        try FileManager.default.setAttributes(
+            [.modificationDate: now.addingTimeInterval(-25 * 3600)], ofItemAtPath: path)
+
+        let lock = open(harness.layout.ids + "/.removal.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        #expect(lock >= 0 && flock(lock, LOCK_EX) == 0)
+        let pruning = Task.detached { try markers.prune(now: now) }
+        try await waitUntil("the pruning to wait for the lock") {
+            try someoneWaitsForLock(on: harness.layout.ids + "/.removal.lock")
+        }
+        try Self.writeMarker(markers, claim: "second", at: now)
+        close(lock)
+        #expect(try await pruning.value == 0)
+        #expect(markers.marker(for: "order-42")?.claim == "second")
+
+        try FileManager.default.setAttributes(
+            [.modificationDate: now.addingTimeInterval(-25 * 3600)], ofItemAtPath: path)
+        #expect(try markers.prune(now: now) == 1)
+        #expect(try Disk.listVisible(harness.layout.ids).isEmpty)
+    }
+
     @Test func duplicateIDsInsideOneFileStartOneRun() async throws {
         let harness = try Harness([Self.noop("a", "x/happened")])
         let ids = try await harness.send(#"[{"name":"x/happened","id":"k"},{"name":"x/happened","id":"k"}]"#)

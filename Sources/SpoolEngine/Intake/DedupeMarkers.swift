@@ -74,18 +74,24 @@ struct DedupeMarkers: Sendable {
     }
 
     /// Removes markers older than the window; returns how many. Called from a writer thread.
+    /// Each is judged again under the removal lock, which is held for one marker at a time.
     func prune(now: Date) throws -> Int {
-        try holdingRemovalLock {
-            var removed = 0
-            for name in try Disk.listVisible(layout.ids) {
-                let path = layout.ids + "/" + name
-                if let modified = Disk.modificationDate(path), now.timeIntervalSince(modified) >= window {
-                    try Disk.removeFile(path)
-                    removed += 1
-                }
+        var removed = 0
+        for name in try Disk.listVisible(layout.ids) where isOld(layout.ids + "/" + name, now: now) {
+            let path = layout.ids + "/" + name
+            let gone = try holdingRemovalLock {
+                guard isOld(path, now: now) else { return false }
+                try Disk.removeFile(path)
+                return true
             }
-            return removed
+            if gone { removed += 1 }
         }
+        return removed
+    }
+
+    private func isOld(_ path: String, now: Date) -> Bool {
+        guard let modified = Disk.modificationDate(path) else { return false }
+        return now.timeIntervalSince(modified) >= window
     }
 
     private func holdingRemovalLock<T>(_ body: () throws -> T) throws -> T {
