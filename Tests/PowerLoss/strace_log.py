@@ -92,6 +92,9 @@ def parse(text: str) -> list:
         thread, rest = int(match.group(1)), match.group(2)
         if rest.startswith("---"):
             continue
+        if rest.startswith("???(") and rest.endswith("<detached ...>"):
+            # A call strace could not name, in progress when it let go of the thread: nothing to replay.
+            continue
         exit_match = EXIT.match(rest)
         if exit_match:
             status = int(exit_match.group(2)) if exit_match.group(2) else None

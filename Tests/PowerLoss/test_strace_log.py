@@ -32,6 +32,13 @@ class Lines(unittest.TestCase):
         self.assertIsNone(call.result)
         self.assertFalse(call.succeeded)
 
+    def test_an_unnamed_call_strace_let_go_of_is_skipped(self):
+        text = "\n".join([f'3 fsync({fd(4, b"/s")}) = 0', "5 ???( <detached ...>"])
+        (call,) = strace_log.parse(text)
+        self.assertEqual(call.name, "fsync")
+        with self.assertRaises(TraceError):
+            strace_log.parse(f'5 rename("{hexed(b"/s/b")}", "{hexed(b"/s/c")}" <detached ...>')
+
     def test_an_interrupted_call_takes_its_place_where_it_resumed(self):
         text = "\n".join(
             [
