@@ -218,6 +218,19 @@ import Testing
         let replayID = replayed.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         try await waitUntil("the replay fails too") { try workspace.runs(in: ["failed"]).count == 2 }
         #expect(try workspace.runs(in: ["failed"]).map(\.id.rawValue).contains(replayID))
+
+        // Both at once, as Sidekiq's "retry all" or Postfix's `postsuper -r ALL`.
+        let failures = { (run: RunLocation) in RunLog.read(run.directory + "/log.jsonl").filter { $0.kind == .failed } }
+        let before = try workspace.runs(in: ["failed"]).map { failures($0).count }.reduce(0, +)
+        let all = try binary.run(["retry", "--all-failed", "--function", "send-welcome"])
+        #expect(all.status == 0, "\(all.stderr)")
+        #expect(all.stdout.contains("2 of 2 failed runs queued again"), "\(all.stdout)")
+        try await waitUntil("both fail again") {
+            let runs = try workspace.runs(in: ["failed"])
+            return runs.count == 2 && runs.map { failures($0).count }.reduce(0, +) == before + 2
+        }
+        let none = try binary.run(["retry", "--all-failed", "--function", "weekly-digest"])
+        #expect(none.status == 0 && none.stdout.contains("no failed runs of weekly-digest"), "\(none.stdout)")
         server.stop(SIGTERM)
     }
 }

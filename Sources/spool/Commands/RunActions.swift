@@ -1,18 +1,49 @@
 import ArgumentParser
+import Foundation
 import SpoolEngine
 
 struct Retry: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "retry",
-        abstract: "Move a failed run back to runs/; it resumes at the step that failed.")
+        abstract: "Move a failed run back to runs/; it resumes at the step that failed.",
+        discussion: "With --all-failed, every run in failed/ is retried (only one function's with --function).")
 
     @OptionGroup var options: SpoolOptions
-    @Argument(help: "The run id.") var run: String
+    @Argument(help: "The run id.") var run: String?
+    @Flag(help: "Retry every failed run.") var allFailed = false
+    @Option(help: "With --all-failed: only the failed runs of this function.") var function: String?
+
+    func validate() throws {
+        if function != nil && !allFailed { throw ValidationError("--function goes with --all-failed") }
+        if allFailed && run != nil { throw ValidationError("give a run id or --all-failed, not both") }
+        if !allFailed && run == nil { throw ValidationError("give a run id, or --all-failed") }
+    }
 
     func run() async throws {
-        let id = try parseRunID(run)
-        try await SpoolAdmin(layout: options.existingLayout()).retry(id)
-        print("\(id) queued again; it resumes at its failed step")
+        let admin = SpoolAdmin(layout: try options.existingLayout())
+        guard allFailed, run == nil else {
+            let id = try parseRunID(run ?? "")
+            try await admin.retry(id)
+            print("\(id) queued again; it resumes at its failed step")
+            return
+        }
+        let failed = try admin.runs(status: .failed, function: function)
+        guard !failed.isEmpty else {
+            print("no failed runs" + (function.map { " of \($0)" } ?? ""))
+            return
+        }
+        var refused = 0
+        for summary in failed {
+            do {
+                try await admin.retry(try RunID(validating: summary.id))
+                print("\(summary.id) queued again")
+            } catch {
+                refused += 1
+                FileHandle.standardError.write(Data("\(summary.id) not retried: \(error)\n".utf8))
+            }
+        }
+        print("\(failed.count - refused) of \(failed.count) failed runs queued again; each resumes at its failed step")
+        if refused > 0 { throw ExitCode.failure }
     }
 }
 
