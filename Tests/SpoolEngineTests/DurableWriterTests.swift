@@ -119,9 +119,12 @@ import Testing
         }
         #expect(try Disk.list(spool.layout.runs).filter { $0.contains(".tmp-") }.isEmpty)
         let after = flush.counts
-        // Two flushes asked for per publish; far fewer made (other suites may flush meanwhile).
-        #expect(after.requests - before.requests >= 400)
-        #expect(after.flushes - before.flushes < 300)
+        // Two flushes asked for per publish, fewer made: requests that meet share one. Other suites
+        // flush the same file system meanwhile (both counts hold theirs too), and on a loaded
+        // machine fewer requests meet, so only the sharing itself is asserted.
+        let requests = after.requests - before.requests
+        #expect(requests >= 400)
+        #expect(after.flushes - before.flushes < requests)
     }
 
     @Test func aSuspendedRequestDuringABlockedLeadersFlushIsServed() async throws {
