@@ -61,9 +61,10 @@ def free_loopback_port():
         return probe.getsockname()[1]
 
 
-def process_cpu_s(pid):
-    """CPU seconds (user + system) the process has used so far, all its threads together."""
-    with open(f"/proc/{pid}/stat") as stat:
+def cpu_s_of(stat_path):
+    """CPU seconds (user + system) used so far, from a /proc stat file: a process's
+    (/proc/PID/stat, all its threads) or one thread's (/proc/PID/task/TID/stat)."""
+    with open(stat_path) as stat:
         fields = stat.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
@@ -143,7 +144,7 @@ class SpoolTinyServer:
         stop_process(self.process, signal.SIGTERM)
 
     def cpu_s(self):
-        return process_cpu_s(self.process.pid)
+        return cpu_s_of(f"/proc/{self.process.pid}/stat")
 
     def wait_for_incoming(self, timeout=60):
         deadline = time.monotonic() + timeout

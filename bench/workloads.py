@@ -9,7 +9,7 @@ import statistics
 import subprocess
 import time
 
-from systems import BenchError, fresh_directory, log_tail, start_process, stop_process
+from systems import BenchError, cpu_s_of, fresh_directory, log_tail, start_process, stop_process
 
 
 def elapsed_s(start_ns, end_ns):
@@ -139,15 +139,12 @@ class SpoolServe:
 
     def thread_cpu_s(self):
         """CPU seconds (user + system) used so far by each of the server's threads, by thread id."""
-        ticks_per_s = os.sysconf("SC_CLK_TCK")
         used = {}
         for task in os.listdir(f"/proc/{self.process.pid}/task"):
             try:
-                with open(f"/proc/{self.process.pid}/task/{task}/stat") as stat:
-                    fields = stat.read().rsplit(")", 1)[1].split()
+                used[task] = cpu_s_of(f"/proc/{self.process.pid}/task/{task}/stat")
             except FileNotFoundError:
                 continue  # the thread ended meanwhile
-            used[task] = (int(fields[11]) + int(fields[12])) / ticks_per_s
         return used
 
 

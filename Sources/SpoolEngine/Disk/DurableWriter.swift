@@ -10,13 +10,14 @@ import Foundation
 /// The one component through which the spool makes anything durable (write rules 1, 4 and 5).
 ///
 /// A publish writes `.<name>.tmp-<unique>` beside the target (or in `tmp/`, for an event sent into
-/// `incoming/`), flushes it, renames it into place and flushes again; only then does the call return. Flushes are shared: every writer waiting at
-/// the same moment is served by one `syncfs` of the file system (`GroupFlush`), so concurrent runs
-/// pay for one flush instead of one per file and directory. A flush error fails the call and is
-/// never retried. The small writes of a publish, a replace, a move or an append go to the page
-/// cache from the calling task; waiting for a flush suspends the task and holds no thread, since
-/// the flush runs on a writer thread of its own. Work that streams large files runs on the
-/// writer's threads (`perform`, `publish(concatenating:)`), never the cooperative pool's.
+/// `incoming/`), flushes it, renames it into place and flushes again; only then does the call
+/// return. Flushes are shared: every writer waiting at the same moment is served by one `syncfs`
+/// of the file system (`GroupFlush`), so concurrent runs pay for one flush instead of one per
+/// file and directory. A flush error fails the call and is never retried. The small writes of a
+/// publish, a replace, a move or an append go to the page cache from the calling task; waiting
+/// for a flush suspends the task and holds no thread, since the flush runs on a writer thread of
+/// its own. Work that streams large files runs on the writer's threads (`perform`,
+/// `publish(concatenating:)`), never the cooperative pool's.
 public final class DurableWriter: Sendable {
     /// Pauses the writer's mutations while `spool freeze` holds the spool.
     public let gate: FreezeGate?

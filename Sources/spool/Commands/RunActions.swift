@@ -21,8 +21,8 @@ struct Retry: AsyncParsableCommand {
 
     func run() async throws {
         let admin = SpoolAdmin(layout: try options.existingLayout())
-        guard allFailed, run == nil else {
-            let id = try parseRunID(run ?? "")
+        if let run {
+            let id = try parseRunID(run)
             try await admin.retry(id)
             print("\(id) queued again; it resumes at its failed step")
             return
