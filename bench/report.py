@@ -114,9 +114,12 @@ class Row:
     style: str
 
 
-def short_filesystem(findmnt_line):
+def short_filesystem(findmnt_line, journal=None):
     fields = findmnt_line.split()
-    return f"{fields[0]} ({fields[1]}, {fields[2]})" if len(fields) == 3 else findmnt_line
+    if len(fields) != 3:
+        return findmnt_line
+    kind = {True: " with a journal", False: " without a journal", None: ""}[journal]
+    return f"{fields[0]}{kind} ({fields[1]}, {fields[2]})"
 
 
 def short_redis_version(version_line):
@@ -315,7 +318,8 @@ def render_header(run):
     return [
         f"- date: {facts['date']}; commit {facts['commit']}; whole run {run['duration_s'] / 60:.1f} min",
         f"- machine: {facts['nproc']} CPUs ({facts['cpu']}), {facts['memory_gib']} GiB memory, "
-        f"kernel {facts['kernel']}; bench directory on {short_filesystem(facts['filesystem'])}",
+        f"kernel {facts['kernel']}; bench directory on "
+        f"{short_filesystem(facts['filesystem'], facts.get('ext4_journal'))}",
         f"- peers: Huey {facts['huey']} with {config['peer_workers']} worker processes (`huey_consumer -k process`, "
         f"default polling); redis-py {facts['redis_py']}, {short_redis_version(facts['redis_server'])}; "
         f"SQLite {facts['sqlite3']} (a WAL database opened by Python gets synchronous="
