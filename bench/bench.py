@@ -32,6 +32,12 @@ from systems import BenchError, HueyPeerServer, ProcrastinatePeerServer, SpoolTi
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 WORK_DIR = os.path.join(BENCH_DIR, ".work")
 RUN_DIR = os.path.join(WORK_DIR, "run")
+# `layout_floor` again without parts of the layout or the write rules: what each costs.
+LAYOUT_VARIANTS = {
+    "no-log": ("no-log",),
+    "one-flush-per-step": ("one-flush-per-step",),
+    "lean": ("no-log", "one-flush-per-step", "no-steps-folder"),
+}
 # Where a run that stopped before its end left its files, until the next run has measured.
 LEFTOVERS_DIR = os.path.join(WORK_DIR, "leftovers")
 
@@ -121,6 +127,10 @@ class Bench:
                          os.path.join(round_dir, f"disk-{mode}"), self.config.disk_seconds, mode)
         self.measure(figures, "layout/c", workloads.layout_floor, self.layout_probe, os.path.join(round_dir, "layout"),
                      self.config.tiny_events, self.config.spool_concurrency)
+        for variant, parts in LAYOUT_VARIANTS.items():
+            self.measure(figures, f"layout/c-{variant}", workloads.layout_floor, self.layout_probe,
+                         os.path.join(round_dir, f"layout-{variant}"), self.config.tiny_events,
+                         self.config.spool_concurrency, parts)
         self.measure(figures, "tiny/spool", self.on_spool, round_dir, "tiny", self.throughput)
         for peer in self.peers:
             self.measure(figures, f"tiny/{peer}", self.on_peer, round_dir, peer, "tiny", self.throughput)

@@ -4,8 +4,14 @@
 // as Spool does (one thread per run in flight, woken after each flush): the tiny-job benchmark's
 // Spool figure, divided by this one, is the share of it Spool reaches.
 //
-// usage: layout_floor DIR EVENTS THREADS
+// usage: layout_floor DIR EVENTS THREADS [PART...]
 //   DIR must not exist; it is made and left for the caller to remove.
+//   Each PART leaves out one piece of the layout or the write rules, to measure what it costs:
+//     no-log                 no log.jsonl (neither its creation nor its line appends)
+//     one-flush-per-step     a step file's rename is made durable by the next flush asked for
+//                            (the next step's, or the run's end), not by one of its own: this
+//                            breaks write rule 1, which flushes the folder before going on
+//     no-steps-folder        step files in the run's folder, no steps/
 // Per event, as `spool serve` does it (strace of one bench-tiny run):
 //   producer: create tmp/<e>.json, write, rename into incoming/
 //   intake:   rename it to tmp/.claim-<e>; read it; mkdir the staging folder and its steps/;
@@ -17,7 +23,7 @@
 //             run.json, flush, rename the run into done/<day>/, flush
 // A flush is one syncfs(2), shared by every thread that asked before it started.
 // Prints one JSON object: {"events", "threads", "seconds", "events_per_s", "cpu_ms_per_event",
-// "flushes"}.
+// "flushes", "left_out"}.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdarg.h>
@@ -44,6 +50,7 @@ static pthread_cond_t flush_done = PTHREAD_COND_INITIALIZER;
 static long flush_requested, flush_completed, flush_count;
 static int flushing;
 
+static int no_log, one_flush_per_step, no_steps_folder;
 static char event_json[115], run_json[277], final_run_json[369], step_json[69], log_line[100];
 
 static double seconds_now(void) {
@@ -130,14 +137,18 @@ static void run_event(long e) {
     if (fd < 0 || read(fd, event, sizeof event) < 0) die("read", claim);
     close(fd);
     make_directory(stage);
-    path_of(path, "%s/steps", stage);
-    make_directory(path);
+    if (!no_steps_folder) {
+        path_of(path, "%s/steps", stage);
+        make_directory(path);
+    }
     path_of(path, "%s/event.json", stage);
     create_file(path, event_json, sizeof event_json);
     path_of(path, "%s/run.json", stage);
     create_file(path, run_json, sizeof run_json);
-    path_of(path, "%s/log.jsonl", stage);
-    create_file(path, log_line, sizeof log_line);
+    if (!no_log) {
+        path_of(path, "%s/log.jsonl", stage);
+        create_file(path, log_line, sizeof log_line);
+    }
     int lock = open(stage, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (lock < 0 || flock(lock, LOCK_EX | LOCK_NB) != 0) die("flock", stage);
     flush();
@@ -146,21 +157,22 @@ static void run_event(long e) {
 
     // The run: three steps.
     path_of(log, "%s/log.jsonl", run);
-    append_line(log);
+    if (!no_log) append_line(log);
     path_of(path, "%s/.run.json.spare", run);
     rename_or_die(claim, path, 0);
     for (int step = 1; step <= 3; step++) {
-        path_of(temp, "%s/steps/.step-%d.json.tmp", run, step);
-        path_of(path, "%s/steps/step-%d.json", run, step);
+        const char *steps = no_steps_folder ? "" : "steps/";
+        path_of(temp, "%s/%s.step-%d.json.tmp", run, steps, step);
+        path_of(path, "%s/%sstep-%d.json", run, steps, step);
         create_file(temp, step_json, sizeof step_json);
         flush();
         rename_or_die(temp, path, 0);
-        flush();
-        append_line(log);
+        if (!one_flush_per_step) flush();
+        if (!no_log) append_line(log);
     }
 
     // Its end: the record, then the move into done/.
-    append_line(log);
+    if (!no_log) append_line(log);
     path_of(path, "%s/done/2026-11-29", root);
     make_directory(path);
     path_of(path, "%s/.run.json.spare", run);
@@ -195,9 +207,21 @@ static double cpu_seconds(void) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 4 || atol(argv[2]) <= 0 || atoi(argv[3]) <= 0) {
-        fprintf(stderr, "usage: %s DIR EVENTS THREADS\n", argv[0]);
+    if (argc < 4 || atol(argv[2]) <= 0 || atoi(argv[3]) <= 0) {
+        fprintf(stderr, "usage: %s DIR EVENTS THREADS [no-log|one-flush-per-step|no-steps-folder]...\n", argv[0]);
         return 2;
+    }
+    char left_out[128] = "";
+    for (int i = 4; i < argc; i++) {
+        if (strcmp(argv[i], "no-log") == 0) no_log = 1;
+        else if (strcmp(argv[i], "one-flush-per-step") == 0) one_flush_per_step = 1;
+        else if (strcmp(argv[i], "no-steps-folder") == 0) no_steps_folder = 1;
+        else {
+            fprintf(stderr, "layout_floor: unknown part %s (no-log, one-flush-per-step or no-steps-folder)\n", argv[i]);
+            return 2;
+        }
+        snprintf(left_out + strlen(left_out), sizeof left_out - strlen(left_out), "%s\"%s\"", i > 4 ? ", " : "",
+                 argv[i]);
     }
     root = argv[1];
     event_count = atol(argv[2]);
@@ -233,7 +257,7 @@ int main(int argc, char **argv) {
     double seconds = seconds_now() - start;
     double cpu = cpu_seconds() - cpu_start;
     printf("{\"events\": %ld, \"threads\": %d, \"seconds\": %.6f, \"events_per_s\": %.1f, "
-           "\"cpu_ms_per_event\": %.4f, \"flushes\": %ld}\n",
-           event_count, threads, seconds, event_count / seconds, cpu * 1000 / event_count, flush_count);
+           "\"cpu_ms_per_event\": %.4f, \"flushes\": %ld, \"left_out\": [%s]}\n",
+           event_count, threads, seconds, event_count / seconds, cpu * 1000 / event_count, flush_count, left_out);
     return 0;
 }

@@ -69,14 +69,24 @@ def median_of_ratios(rounds, name, numerator, denominator):
     return statistics.median(ratios) if ratios else None
 
 
-def history_ratios(rounds):
-    """Per round: tiny-job throughput on the history spool ÷ on an empty spool."""
+def round_ratios(rounds, numerator, denominator, field):
+    """Per round that has both: measurement `numerator`'s `field` ÷ measurement `denominator`'s."""
     ratios = []
     for figures in rounds:
-        history, empty = figures.get("tiny/spool-history", {}), figures.get("tiny/spool", {})
-        if "events_per_s" in history and "events_per_s" in empty:
-            ratios.append(history["events_per_s"] / empty["events_per_s"])
+        above, below = figures.get(numerator, {}), figures.get(denominator, {})
+        if field in above and below.get(field):
+            ratios.append(above[field] / below[field])
     return ratios
+
+
+def history_ratios(rounds):
+    """Per round: tiny-job throughput on the history spool ÷ on an empty spool."""
+    return round_ratios(rounds, "tiny/spool-history", "tiny/spool", "events_per_s")
+
+
+def median_round_ratio(rounds, numerator, denominator, field):
+    ratios = round_ratios(rounds, numerator, denominator, field)
+    return statistics.median(ratios) if ratios else None
 
 
 @dataclasses.dataclass
@@ -210,6 +220,9 @@ def render_disk(rounds):
     p50 = median(rounds, "latency/spool", "p50_ms")
     layout = median(rounds, "layout/c", "events_per_s")
     layout_cpu = median(rounds, "layout/c", "cpu_ms_per_event")
+    lean = median(rounds, "layout/c-lean", "events_per_s")
+    variant_gain = {variant: median_round_ratio(rounds, f"layout/c-{variant}", "layout/c", "events_per_s")
+                    for variant in ("no-log", "one-flush-per-step", "lean")}
     tiny_cpu = median(rounds, "tiny/spool", "cpu_ms_per_event")
     sqlite_huey = median(rounds, "tiny/huey-sqlite", "events_per_s")
     spool_import = median(rounds, "import/spool", "rows_per_s")
@@ -234,6 +247,14 @@ def render_disk(rounds):
              f"{fmt(ratio_of(2000, tiny_cpu), '{:,.0f}')} |",
              f"| 2 × SqliteHuey's events/s (the tiny-job target) ÷ those runs/s | "
              f"{fmt(ratio_of(2 * sqlite_huey if sqlite_huey else None, layout), '{:.2f}')} |",
+             "| the same C program without log.jsonl, runs/s ÷ the full layout's (median of the rounds' ratios) | "
+             f"{fmt(variant_gain['no-log'], '{:.2f}')} |",
+             "| … with one flush per step, not two (a step file's rename is made durable by the next step's "
+             f"flush: not write rule 1) | {fmt(variant_gain['one-flush-per-step'], '{:.2f}')} |",
+             "| … with both, and the step files in the run's folder (no `steps/`) | "
+             f"{fmt(variant_gain['lean'], '{:.2f}')} |",
+             "| 2 × SqliteHuey's events/s ÷ that lean layout's runs/s | "
+             f"{fmt(ratio_of(2 * sqlite_huey if sqlite_huey else None, lean), '{:.2f}')} |",
              "| SQLite itself upserting the CSV into folksbase's contacts schema (`sqlite3`: `.import` into a "
              f"temporary table, then `INSERT … SELECT … ON CONFLICT`), rows/s | {fmt(upsert, '{:,.0f}')} |",
              f"| Spool import rows/s ÷ that | {fmt(ratio_of(spool_import, upsert), '{:.2f}')} |",

@@ -70,10 +70,11 @@ def disk_limit(probe, directory, seconds, mode):
     return json.loads(run_checked([probe, directory, str(seconds), mode], "disk_limit"))
 
 
-def layout_floor(probe, directory, events, threads):
-    """The layout_floor probe: the file operations of `events` tiny runs alone, `threads` at once."""
+def layout_floor(probe, directory, events, threads, left_out=()):
+    """The layout_floor probe: the file operations of `events` tiny runs alone, `threads` at once,
+    without the parts named in `left_out`."""
     directory = f"{directory}-{time.monotonic_ns()}"
-    return json.loads(run_checked([probe, directory, str(events), str(threads)], "layout_floor"))
+    return json.loads(run_checked([probe, directory, str(events), str(threads), *left_out], "layout_floor"))
 
 
 def run_checked(command, what, **options):
