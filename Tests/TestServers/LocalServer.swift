@@ -5,7 +5,7 @@ import Foundation
 #endif
 
 /// A server process for tests (an SMTP sink, moto's S3, an HTTP file server) on a free loopback
-/// port, started on demand and killed when the value is released.
+/// port, started on demand and killed when the value is released, which also removes its log.
 public final class LocalServer: @unchecked Sendable {
     // @unchecked: immutable after init; `process` is only terminated in deinit.
     public let port: Int
@@ -26,6 +26,7 @@ public final class LocalServer: @unchecked Sendable {
         logPath = FileManager.default.temporaryDirectory.appendingPathComponent("server-\(port).log").path
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let output = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        defer { try? output.close() }
         process.standardOutput = output
         process.standardError = output
         try process.run()
@@ -48,6 +49,7 @@ public final class LocalServer: @unchecked Sendable {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
+        unlink(logPath)
     }
 
     public var log: String { Self.read(logPath) }
