@@ -211,6 +211,7 @@ class Bench:
 
 
 def environment_facts(spool):
+    filesystem = command_output(["findmnt", "-n", "-o", "FSTYPE,SOURCE,OPTIONS", "-T", WORK_DIR])
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "commit": git_commit(),
@@ -218,8 +219,8 @@ def environment_facts(spool):
         "cpu": cpu_model(),
         "memory_gib": round(memory_kib() / 1024 / 1024, 1),
         "kernel": os.uname().release,
-        "filesystem": command_output(["findmnt", "-n", "-o", "FSTYPE,SOURCE,OPTIONS", "-T", WORK_DIR]),
-        "ext4_journal": ext4_journal(WORK_DIR),
+        "filesystem": filesystem,
+        "ext4_journal": ext4_journal(filesystem),
         "python": sys.version.split()[0],
         "huey": package_version("huey"),
         "redis_py": package_version("redis"),
@@ -232,14 +233,15 @@ def environment_facts(spool):
     }
 
 
-def ext4_journal(path):
-    """For ext4, whether the file system holding `path` keeps a journal (True/False); else None.
+def ext4_journal(findmnt_line):
+    """For ext4, whether the file system `findmnt -o FSTYPE,SOURCE,…` names keeps a journal
+    (True/False); else None.
 
     Without one, every file creation skips the inodes freed in the last minutes, one lookup each:
     the bench removes nothing while it measures.
     """
-    source = command_output(["findmnt", "-n", "-o", "FSTYPE,SOURCE", "-T", path]).split()
-    if len(source) != 2 or source[0] != "ext4":
+    source = findmnt_line.split()
+    if len(source) < 2 or source[0] != "ext4":
         return None
     try:
         with open(f"/sys/fs/ext4/{os.path.basename(source[1])}/journal_task") as journal_task:

@@ -225,6 +225,7 @@ def render_disk(rounds):
                     for variant in ("no-log", "one-flush-per-step", "lean")}
     tiny_cpu = median(rounds, "tiny/spool", "cpu_ms_per_event")
     sqlite_huey = median(rounds, "tiny/huey-sqlite", "events_per_s")
+    tiny_target = 2 * sqlite_huey if sqlite_huey else None
     spool_import = median(rounds, "import/spool", "rows_per_s")
     plain_import = median(rounds, "import/sqlite3", "rows_per_s")
     upsert = median(rounds, "import/sqlite3-upsert", "rows_per_s")
@@ -246,7 +247,7 @@ def render_disk(rounds):
              f"| … the events/s two cores allow at that | "
              f"{fmt(ratio_of(2000, tiny_cpu), '{:,.0f}')} |",
              f"| 2 × SqliteHuey's events/s (the tiny-job target) ÷ those runs/s | "
-             f"{fmt(ratio_of(2 * sqlite_huey if sqlite_huey else None, layout), '{:.2f}')} |",
+             f"{fmt(ratio_of(tiny_target, layout), '{:.2f}')} |",
              "| the same C program without log.jsonl, runs/s ÷ the full layout's (median of the rounds' ratios) | "
              f"{fmt(variant_gain['no-log'], '{:.2f}')} |",
              "| … with one flush per step, not two (a step file's rename is made durable by the next step's "
@@ -254,7 +255,7 @@ def render_disk(rounds):
              "| … with both, and the step files in the run's folder (no `steps/`) | "
              f"{fmt(variant_gain['lean'], '{:.2f}')} |",
              "| 2 × SqliteHuey's events/s ÷ that lean layout's runs/s | "
-             f"{fmt(ratio_of(2 * sqlite_huey if sqlite_huey else None, lean), '{:.2f}')} |",
+             f"{fmt(ratio_of(tiny_target, lean), '{:.2f}')} |",
              "| SQLite itself upserting the CSV into folksbase's contacts schema (`sqlite3`: `.import` into a "
              f"temporary table, then `INSERT … SELECT … ON CONFLICT`), rows/s | {fmt(upsert, '{:,.0f}')} |",
              f"| Spool import rows/s ÷ that | {fmt(ratio_of(spool_import, upsert), '{:.2f}')} |",

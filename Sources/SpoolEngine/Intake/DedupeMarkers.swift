@@ -77,8 +77,7 @@ struct DedupeMarkers: Sendable {
     /// Each is judged again under the removal lock, which is held for one marker at a time.
     func prune(now: Date) throws -> Int {
         var removed = 0
-        for name in try Disk.listVisible(layout.ids) where isOld(layout.ids + "/" + name, now: now) {
-            let path = layout.ids + "/" + name
+        for path in try Disk.listVisible(layout.ids).map({ layout.ids + "/" + $0 }) where isOld(path, now: now) {
             let gone = try holdingRemovalLock {
                 guard isOld(path, now: now) else { return false }
                 try Disk.removeFile(path)
