@@ -130,6 +130,44 @@ import Testing
         #expect(throws: NonRetriableError.self) { try ContactColumns(header: ["a"], mapping: ["zz": "email"]) }
     }
 
+    @Test func aMappingNamesColumnsAsTheHeaderShowsThemAndGivesEachFieldOneColumn() throws {
+        let spaced = try ContactColumns(header: ["E-mail Address ", "Name"], mapping: ["E-mail Address ": "email"])
+        #expect(spaced.columns == [.email: 0])
+        let twice = ["Work": "email", "Home": "email"]
+        #expect(ContactColumns.problem(inMapping: twice)?.contains("both column \"Home\" and column \"Work\"") == true)
+        #expect(throws: NonRetriableError.self) { try ContactColumns(header: ["Work", "Home"], mapping: twice) }
+        #expect(ContactColumns.problem(inMapping: ["Work": "email", "Home": "phone"]) == nil)
+    }
+
+    @Test func aRecordJustUnderTheLimitReadsBackFromItsChunk() async throws {
+        try await withTemporaryDirectory { root in
+            let source = root + "/in.csv"
+            let prefix = "big@example.com,"
+            let longest = prefix + String(repeating: "A", count: CSVReader.Configuration().maxRecordSize - prefix.count)
+            try Data(("email,company\n" + longest + "\nok@example.com,Acme\n").utf8)
+                .write(to: URL(fileURLWithPath: source))
+            let plan = try await CSVChunker(writer: DurableWriter()).chunk(source, into: root + "/chunks")
+            #expect(plan.chunks.map(\.rows) == [2])
+            let chunk = try ChunkFile(path: root + "/chunks/000001.csv")
+            #expect(try chunk.next()?.fields.last?.count == longest.count - prefix.count)
+            #expect(try chunk.next()?.row == 3)
+        }
+    }
+
+    @Test func theMalformedRecordsKeptAreTheFirstInTheFile() async throws {
+        try await withTemporaryDirectory { root in
+            let source = root + "/in.csv"
+            let malformed = CSVChunker.problemLimit + 200
+            try Data(("email,name\n" + (1...malformed).map { "bad\($0)@x.com,a\"b\n" }.joined()).utf8)
+                .write(to: URL(fileURLWithPath: source))
+            var chunker = CSVChunker(writer: DurableWriter())
+            chunker.rowsPerChunk = 100
+            let plan = try await chunker.chunk(source, into: root + "/chunks")
+            #expect(plan.chunks.reduce(0) { $0 + $1.problemCount } == malformed)
+            #expect(plan.chunks.flatMap(\.problems).map(\.row) == Array(2...(CSVChunker.problemLimit + 1)))
+        }
+    }
+
     @Test func recordsBecomeTrimmedContactsOrRowErrors() throws {
         let columns = try ContactColumns(header: ["Email", "First Name", "Phone"])
         func map(_ fields: [String]) -> Result<ContactRow, RowError> { columns.contact(from: fields[...], row: 9) }

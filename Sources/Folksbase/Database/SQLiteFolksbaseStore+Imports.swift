@@ -5,17 +5,11 @@ extension SQLiteFolksbaseStore {
     /// The most row errors one chunk's result keeps; `ChunkResult.skipped` still counts them all.
     public static let chunkErrorLimit = 500
 
-    /// The fields a column mapping may name.
-    public static let importFields: Set<String> = ["email", "firstName", "lastName", "company", "phone"]
-
     public func createImport(
         workspaceID: String, userID: String, blobURL: String, fileName: String, columnMapping: [String: String]?
     ) async throws -> ImportRecord {
-        if let unknown = columnMapping?.first(where: { !Self.importFields.contains($0.value) }) {
-            throw FolksbaseError(
-                .invalidInput,
-                "column \"\(unknown.key)\" maps to \"\(unknown.value)\", which is not a contact field "
-                    + "(use one of \(Self.importFields.sorted().joined(separator: ", ")))")
+        if let problem = columnMapping.flatMap(ContactColumns.problem(inMapping:)) {
+            throw FolksbaseError(.invalidInput, problem)
         }
         let record = ImportRecord(
             id: RecordID.make(RecordID.importJob), workspaceId: workspaceID, userId: userID, status: .processing,

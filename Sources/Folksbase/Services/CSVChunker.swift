@@ -8,7 +8,8 @@ public struct ChunkPlan: Codable, Sendable, Hashable {
         public var file: String
         /// Well-formed data rows written to the file.
         public var rows: Int
-        /// Malformed records in the chunk's range, as row errors (at most `problemLimit` kept).
+        /// Malformed records in the chunk's range, as row errors: those among the file's first
+        /// `problemLimit` malformed records.
         public var problems: [RowError]
         public var problemCount: Int
         public var firstRow: Int
@@ -37,7 +38,9 @@ public struct CSVChunker: Sendable {
     public var manifestEvery = 50
     /// A batch is published early once its chunks hold this many bytes.
     public var batchBytes = 4 << 20
-    public static let problemLimit = 50
+    /// The malformed records kept as row errors, the first in the file: as many as an import's
+    /// error log holds, so the log's first errors are all there; the rest are counted.
+    public static let problemLimit = 1000
     public static let manifest = "manifest.json"
     let writer: DurableWriter
 
@@ -67,6 +70,7 @@ public struct CSVChunker: Sendable {
             headerLine = Data(CSVWriter.line(["row"] + header).utf8)
         }
 
+        var problemsKept = plan.chunks.reduce(0) { $0 + $1.problems.count }
         var current = Data()
         var chunk = ChunkPlan.Chunk(
             file: "", rows: 0, problems: [], problemCount: 0, firstRow: 0, lastRow: 0, endOffset: 0)
@@ -99,8 +103,9 @@ public struct CSVChunker: Sendable {
             plan.totalRows += 1
             if let problem = record.problem {
                 chunk.problemCount += 1
-                if chunk.problems.count < Self.problemLimit {
+                if problemsKept < Self.problemLimit {
                     chunk.problems.append(RowError(row: record.row, reason: problem.description))
+                    problemsKept += 1
                 }
             } else {
                 current.append(contentsOf: "\(record.row),".utf8)
@@ -155,10 +160,16 @@ public struct CSVChunker: Sendable {
 /// Reads a chunk file back: its header (without the `row` column) and its records with their source rows.
 public struct ChunkFile {
     public let header: [String]
+    private let path: String
     private let reader: CSVReader
 
     public init(path: String) throws {
-        reader = try CSVReader(path: path)
+        self.path = path
+        // A record takes its row number and a comma in front in a chunk: room for them beyond the
+        // source's own limit, so every record the chunker took reads back.
+        var configuration = CSVReader.Configuration()
+        configuration.maxRecordSize += String(Int.max).count + 1
+        reader = try CSVReader(path: path, configuration: configuration)
         guard let first = try reader.next(), first.fields.first == "row" else {
             throw FolksbaseError(.invalidInput, "\(path) is not a chunk file (no row column)")
         }
@@ -171,7 +182,9 @@ public struct ChunkFile {
             if record.isBlank { continue }
             guard record.problem == nil, let row = record.fields.first.flatMap({ Int($0) }) else {
                 throw FolksbaseError(
-                    .invalidInput, "chunk record \(record.row) is damaged; the chunking step must run again")
+                    .invalidInput,
+                    "\(path), record \(record.row), is not as the chunking step wrote it: the chunk file was changed or damaged"
+                )
             }
             return (row, record.fields.dropFirst())
         }

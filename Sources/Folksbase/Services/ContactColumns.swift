@@ -35,20 +35,19 @@ public struct ContactColumns: Sendable, Hashable {
     private let columnOfField: [Int?]
 
     /// Columns from the import's mapping (CSV header → field), or from the header's names.
+    ///
+    /// A mapping's column names are compared as the header's are: trimmed, and without the quote
+    /// an export puts before a value a spreadsheet would run as a formula.
     public init(header: [String], mapping: [String: String]? = nil) throws {
         var columns: [Field: Int] = [:]
-        let names = header.map { CSVWriter.unneutralize($0).trimmingCharacters(in: .whitespaces) }
+        let names = header.map(Self.columnName)
         if let mapping, !mapping.isEmpty {
+            if let problem = Self.problem(inMapping: mapping) { throw NonRetriableError(problem) }
             for (column, fieldName) in mapping {
-                guard let field = Field(rawValue: fieldName) else {
-                    throw NonRetriableError(
-                        "the column mapping names field \"\(fieldName)\"; fields are "
-                            + Field.allCases.map(\.rawValue).joined(separator: ", "))
-                }
-                guard let index = names.firstIndex(of: column) else {
+                guard let index = names.firstIndex(of: Self.columnName(column)) else {
                     throw NonRetriableError("the column mapping names column \"\(column)\", which the header lacks")
                 }
-                columns[field] = index
+                columns[Field(rawValue: fieldName)!] = index
             }
         } else {
             for (index, name) in names.enumerated() {
@@ -65,6 +64,28 @@ public struct ContactColumns: Sendable, Hashable {
         self.columns = columns
         self.headerCount = header.count
         self.columnOfField = Field.allCases.map { columns[$0] }
+    }
+
+    /// What is wrong with a column mapping (CSV column → field), or nil: every field must be a
+    /// contact field, and no field may come from two columns.
+    public static func problem(inMapping mapping: [String: String]) -> String? {
+        let fields = Field.allCases.map(\.rawValue).joined(separator: ", ")
+        var columnOfField: [String: String] = [:]
+        for (column, field) in mapping.sorted(by: { $0.key < $1.key }) {
+            guard Field(rawValue: field) != nil else {
+                return "the column mapping sends column \"\(column)\" to \"\(field)\", which is not a contact field; "
+                    + "fields are \(fields)"
+            }
+            if let other = columnOfField.updateValue(column, forKey: field) {
+                return "the column mapping sends both column \"\(other)\" and column \"\(column)\" to \(field); "
+                    + "map one column to each field"
+            }
+        }
+        return nil
+    }
+
+    private static func columnName(_ name: String) -> String {
+        CSVWriter.unneutralize(name).trimmingCharacters(in: .whitespaces)
     }
 
     /// The contact in a well-formed data record's fields, or why the record cannot be imported.

@@ -85,11 +85,7 @@ struct Import: AsyncParsableCommand {
         guard let parsed = try? JSONDecoder().decode([String: String].self, from: Data(mapping.utf8)) else {
             throw ValidationError("--mapping must be a JSON object of strings, e.g. '{\"E-mail\":\"email\"}'")
         }
-        for field in parsed.values where ContactColumns.Field(rawValue: field) == nil {
-            throw ValidationError(
-                "--mapping names field \"\(field)\"; fields are "
-                    + ContactColumns.Field.allCases.map(\.rawValue).joined(separator: ", "))
-        }
+        if let problem = ContactColumns.problem(inMapping: parsed) { throw ValidationError("--mapping: " + problem) }
         return parsed
     }
 }
