@@ -37,6 +37,25 @@ import Testing
         await #expect(throws: SpoolError.self) { try await harness.admin.retry(id) }
     }
 
+    @Test func aRetryInterruptedBeforeItsMoveLeavesARunThatIsStillListedAndRetriedAsFailed() async throws {
+        let function = SpoolFunction(id: "f", trigger: .event("x/go"), retry: RetryPolicy(retries: 0)) { context in
+            try await context.step.run("only") { _ in throw SpoolError(.io, "down") }
+        }
+        let harness = try Harness([function])
+        let id = try await harness.send(#"{"name":"x/go"}"#)[0]
+        #expect(await harness.executor.execute(id) == .finished)
+        // What `retry` has done when it is stopped just before it moves the run.
+        let record = harness.layout.failedRun(id) + "/" + RunFiles.record
+        var requeued = try harness.spool.record(harness.layout.failedRun(id))
+        requeued.status = .queued
+        try await DurableWriter().replace(try requeued.encoded(), at: record)
+
+        #expect(try harness.admin.runs(status: .failed).map(\.id) == [id.rawValue])
+        #expect(try harness.admin.runs(status: .queued).isEmpty)
+        try await harness.admin.retry(id)
+        #expect(try harness.admin.runs(status: .queued).map(\.id) == [id.rawValue])
+    }
+
     /// The failure email of a run that fails again after `spool retry` is a new message, and the
     /// failure handler's `notify` is not the handler's `notify`.
     /// A function whose `work` step always fails; every `notify` step records its idempotency key.

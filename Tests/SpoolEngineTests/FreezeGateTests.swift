@@ -67,6 +67,32 @@ import Testing
         #expect(throws: SpoolError.self) { try SpoolBackup(layout: spool.layout).backup(to: destination) }
         #expect(throws: SpoolError.self) { try SpoolBackup(layout: spool.layout).backup(to: spool.layout.runs + "/x") }
     }
+
+    @Test func aBackupKeepsRunJSONAsItWasWhileFrozenThoughItsInodeIsRewrittenAfter() async throws {
+        let spool = try TempSpool()
+        let record = spool.layout.runs + "/r1/run.json"
+        try Disk.makeDirectories(spool.layout.runs + "/r1")
+        let writer = DurableWriter()
+        try await writer.replace(Data("first".utf8), at: record)
+        try await writer.replace(Data("frozen".utf8), at: record)
+        let destination = spool.layout.root + "-backup"
+        defer { try? Disk.removeTree(destination) }
+        // The next replace writes into the spare, the inode of "first"; the one after, into "frozen"'s.
+        let whileThawed = {
+            for version in ["later", "latest"] {
+                let spare = DurableWriter.spare(of: record)
+                let fd = open(spare, O_WRONLY)
+                defer { close(fd) }
+                try Disk.overwrite(fd, with: Data(version.utf8), path: spare)
+                try Disk.exchange(spare, record)
+            }
+        }
+        _ = try SpoolBackup(layout: spool.layout).backup(
+            to: destination, freezeTimeout: .seconds(5), whileThawed: whileThawed)
+        #expect(try Disk.read(destination + "/runs/r1/run.json") == Data("frozen".utf8))
+        #expect(try Disk.read(record) == Data("latest".utf8))
+        #expect(!Disk.exists(DurableWriter.spare(of: destination + "/runs/r1/run.json")), "spares are not backed up")
+    }
 }
 
 /// A mutation on a thread of its own, inside the gate from `init` until `end()`.

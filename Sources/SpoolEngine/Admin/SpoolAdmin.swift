@@ -34,7 +34,9 @@ public struct SpoolAdmin: Sendable {
             }
         return try locator.all(in: folders).compactMap { location in
             guard let record = try? RunRecord.read(from: location.directory + "/" + RunFiles.record) else { return nil }
-            if let status, record.status != status { return nil }
+            // A finished run's folder is its status: the record can say otherwise for a moment (a retry
+            // rewrites it before moving the run back into runs/, and may be interrupted between).
+            if let status, location.folder == "runs", record.status != status { return nil }
             if let function, record.function != function { return nil }
             return RunSummary(
                 id: record.id.rawValue, function: record.function, status: record.status, folder: location.folder,

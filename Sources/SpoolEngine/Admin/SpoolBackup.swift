@@ -7,8 +7,9 @@ import Foundation
 /// A consistent copy of a live spool, pausing it only while a hard-link snapshot is taken.
 ///
 /// Most spool files are never changed once published (they are replaced by rename), so the
-/// snapshot links them; files changed in place (logs, SQLite databases and their WAL) are
-/// copied. The snapshot is then copied to the destination with the spool running again.
+/// snapshot links them; files changed in place are copied: logs, SQLite databases and their WAL,
+/// and the files whose inodes are written again as spares (run.json, claims). The snapshot is then
+/// copied to the destination with the spool running again.
 public struct SpoolBackup: Sendable {
     public struct Report: Sendable {
         public var frozenFor: Duration
@@ -21,6 +22,11 @@ public struct SpoolBackup: Sendable {
     public init(layout: SpoolLayout) { self.layout = layout }
 
     public func backup(to destination: String, freezeTimeout: Duration = .seconds(60)) throws -> Report {
+        try backup(to: destination, freezeTimeout: freezeTimeout, whileThawed: {})
+    }
+
+    /// `whileThawed` runs between the thaw and the copy out of the snapshot.
+    func backup(to destination: String, freezeTimeout: Duration, whileThawed: () throws -> Void) throws -> Report {
         let target = destination.hasSuffix("/") && destination.count > 1 ? String(destination.dropLast()) : destination
         if Disk.isDirectory(target), !(try Disk.list(target)).isEmpty {
             throw SpoolError(.conflict, "\(target) is not empty; back up into a new or empty directory")
@@ -45,6 +51,7 @@ public struct SpoolBackup: Sendable {
         try gate.thaw()
         let frozenFor = ContinuousClock.now - started
         defer { try? Disk.removeTree(snapshot) }
+        try whileThawed()
         var report = Report(frozenFor: frozenFor, files: 0, bytes: 0)
         try Disk.makeDirectories(target)
         try copyTree(from: snapshot, to: target, report: &report)
@@ -52,16 +59,18 @@ public struct SpoolBackup: Sendable {
         return report
     }
 
-    /// Names never part of a backup: the freeze files, temp files, locks, staging, other snapshots.
+    /// Names never part of a backup: the freeze files, temp files, spares, locks, staging, other snapshots.
     static func isTransient(_ name: String) -> Bool {
-        name == ".frozen" || (name.hasPrefix(".") && name.hasSuffix(".lock")) || name.hasPrefix(".backup-")
-            || name.hasPrefix(".stage-") || name.contains(".tmp-")
+        name == ".frozen" || (name.hasPrefix(".") && (name.hasSuffix(".lock") || name.hasSuffix(".spare")))
+            || name.hasPrefix(".backup-") || name.hasPrefix(".stage-") || name.contains(".tmp-")
     }
 
-    /// Files written in place rather than replaced by rename: copied into the snapshot, not linked.
+    /// Files written in place: copied into the snapshot, not linked. `DurableWriter.replace` writes
+    /// run.json's next version into the inode of its version before last (its spare), and a claim's
+    /// inode becomes its first run's spare.
     static func isChangedInPlace(_ name: String) -> Bool {
         name.hasSuffix(".jsonl") || name.hasSuffix(".sqlite") || name.hasSuffix(".sqlite-wal") || name.hasSuffix(".db")
-            || name.hasSuffix(".db-wal")
+            || name.hasSuffix(".db-wal") || name == RunFiles.record || name.hasPrefix(ClaimName.prefix)
     }
 
     /// Links published files and copies those changed in place, leaving out transient names.
