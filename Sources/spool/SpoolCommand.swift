@@ -15,15 +15,23 @@ struct SpoolCommand: AsyncParsableCommand {
     /// Every file a spool command creates (runs, the database, blobs, mail) is private to its owner.
     static func main() async {
         umask(0o077)
+        var command: ParsableCommand
         do {
-            var command = try parseAsRoot()
-            if var command = command as? AsyncParsableCommand {
-                try await command.run()
+            command = try parseAsRoot()
+        } catch {
+            exit(withError: error)
+        }
+        do {
+            if var asynchronous = command as? AsyncParsableCommand {
+                try await asynchronous.run()
             } else {
                 try command.run()
             }
         } catch {
-            exit(withError: error)
+            // Found while running, not a misuse of the command line: the message alone, no usage.
+            let message = message(for: error)
+            if !message.isEmpty { FileHandle.standardError.write(Data("Error: \(message)\n".utf8)) }
+            Foundation.exit(exitCode(for: error).rawValue)
         }
     }
 }
@@ -46,6 +54,20 @@ struct SpoolOptions: ParsableArguments {
         }
         return layout
     }
+
+    /// `existingLayout()` for a command that changes the spool: says so if it must wait for a thaw.
+    func changeableLayout() throws -> SpoolLayout {
+        let layout = try existingLayout()
+        sayIfFrozen(layout)
+        return layout
+    }
+}
+
+/// Says on stderr why a command that changes the spool seems to hang: it waits for `spool thaw`.
+func sayIfFrozen(_ layout: SpoolLayout) {
+    guard FreezeGate(layout: layout).isFrozen else { return }
+    FileHandle.standardError.write(
+        Data("\(layout.root) is frozen (`spool freeze`); waiting until `spool thaw --spool \(layout.root)`\n".utf8))
 }
 
 /// A run id argument, validated.

@@ -28,9 +28,23 @@ import Testing
             let output = try binary.run(arguments)
             #expect(output.status != 0, "\(arguments) should fail")
             #expect(output.stderr.contains(expected), "\(arguments): \(output.stderr)")
+            #expect(!output.stderr.contains("Usage:"), "an error found while running is no misuse: \(output.stderr)")
         }
+        let noRun = try binary.run(["runs", "--status", "bogus"])
+        #expect(noRun.status != 0 && noRun.stderr.contains("Usage: spool runs"), "a misuse shows its command's usage")
         let missing = try SpoolBinary(spool: workspace.directory + "/nowhere").run(["runs"])
         #expect(missing.status != 0 && missing.stderr.contains("not a spool"))
+    }
+
+    @Test func anImportForAWorkspaceThatDoesNotExistStoresNoCopyOfTheFile() throws {
+        let workspace = try Workspace()
+        let binary = try SpoolBinary(spool: workspace.spool)
+        #expect(try binary.run(["demo", "seed"]).status == 0)
+        let csv = workspace.directory + "/c.csv"
+        try Data("email\na@example.com\n".utf8).write(to: URL(fileURLWithPath: csv))
+        let output = try binary.run(["import", csv, "--workspace", "ws_nope", "--user", "usr_nope", "--no-wait"])
+        #expect(output.status != 0 && output.stderr.contains("workspace ws_nope does not exist"), "\(output.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: workspace.spool + "/blobs/imports"))
     }
 
     @Test func sendWritesOneFileIntoIncomingAndPrintsItsID() throws {

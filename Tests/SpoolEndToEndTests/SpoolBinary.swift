@@ -54,6 +54,7 @@ struct SpoolBinary {
         process.standardOutput = log
         process.standardError = log
         try process.run()
+        Servers.started(process, on: spool)
         return process
     }
 
@@ -80,7 +81,11 @@ final class Workspace: Sendable {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     }
 
-    deinit { try? FileManager.default.removeItem(atPath: directory) }
+    /// A test that fails midway leaves no server behind: what it started on this spool is killed.
+    deinit {
+        Servers.killAll(on: spool)
+        try? FileManager.default.removeItem(atPath: directory)
+    }
 
     func runs(in folders: Set<String>) throws -> [RunLocation] {
         try RunLocator(layout: layout).all(in: folders)
@@ -88,6 +93,25 @@ final class Workspace: Sendable {
 
     func log(_ name: String) -> String {
         (try? String(contentsOfFile: spool + "-" + name + ".log", encoding: .utf8)) ?? ""
+    }
+}
+
+/// The `spool serve` processes started on each spool.
+private enum Servers {
+    /// Lock-guarded: tests run in parallel.
+    private final class Registry: @unchecked Sendable {
+        let lock = NSLock()
+        var bySpool: [String: [Process]] = [:]
+    }
+    private static let registry = Registry()
+
+    static func started(_ process: Process, on spool: String) {
+        registry.lock.withLock { registry.bySpool[spool, default: []].append(process) }
+    }
+
+    static func killAll(on spool: String) {
+        let processes = registry.lock.withLock { registry.bySpool.removeValue(forKey: spool) ?? [] }
+        for process in processes where process.isRunning { process.stop(SIGKILL) }
     }
 }
 

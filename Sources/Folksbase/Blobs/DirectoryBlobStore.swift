@@ -35,9 +35,18 @@ public struct DirectoryBlobStore: BlobStore {
                 "\(URLRedaction.redact(url)) is not a file:// URL; the directory blob store reads only local files")
         }
         let path = parsed.path(percentEncoded: false)
-        guard Disk.exists(path) else {
-            throw FolksbaseError(.notFound, "the blob \(url) does not exist (was \(path) moved or deleted?)")
-        }
-        return path
+        if Disk.exists(path) { return path }
+        if let moved = pathInThisStore(ofBlobAt: path), Disk.exists(moved) { return moved }
+        throw FolksbaseError(.notFound, "the blob \(url) does not exist (was \(path) moved or deleted?)")
+    }
+
+    /// Where a blob stored at `path` by a store of the same name elsewhere lies in this one: a spool
+    /// restored from a backup into another directory keeps its blobs, and its records the old URLs.
+    func pathInThisStore(ofBlobAt path: String) -> String? {
+        let marker = "/" + Disk.name(of: root) + "/"
+        guard let range = path.range(of: marker, options: .backwards) else { return nil }
+        let key = path[range.upperBound...].split(separator: "/", omittingEmptySubsequences: false)
+        guard !key.isEmpty, key.allSatisfy({ !$0.isEmpty && $0 != "." && $0 != ".." }) else { return nil }
+        return root + "/" + key.joined(separator: "/")
     }
 }

@@ -128,7 +128,14 @@ public struct SpoolAdmin: Sendable {
         }
         let now = clock.now()
         let request = ["requestedAt": UTCTime.iso8601(now), "by": ProcessIdentity.current]
-        try await writer.publish(try SpoolJSON.encoder.encode(request), at: directory + "/" + RunFiles.cancelRequest)
+        do {
+            // Staged in tmp/: a run that moves meanwhile takes no half-written request with it.
+            try await writer.publish(
+                try SpoolJSON.encoder.encode(request), at: directory + "/" + RunFiles.cancelRequest,
+                stagingIn: layout.tmp)
+        } catch  where !Disk.isDirectory(directory) {
+            return try await outcomeOfARunThatLeft(id)
+        }
         return try await settleCancelRequest(id, requestedAt: now)
     }
 

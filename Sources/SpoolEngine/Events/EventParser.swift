@@ -128,7 +128,7 @@ extension EventParser {
     }
 
     /// Where and how JSON text is broken: `JSONDecoder` only says that it is, `JSONSerialization` says where.
-    static func jsonProblem(_ data: Data, _ error: Error) -> String {
+    public static func jsonProblem(_ data: Data, _ error: Error) -> String {
         do {
             _ = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
         } catch {

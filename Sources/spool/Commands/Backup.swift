@@ -6,7 +6,7 @@ struct Backup: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "backup",
         abstract: "Copy a live spool consistently into DEST: it pauses only while a snapshot is taken.",
-        discussion: "To restore, copy DEST to an empty directory (or use it) and run `spool serve --spool` there.")
+        discussion: "To restore, copy DEST to an empty directory (or use it) and run `spool serve --spool DIR` there.")
 
     @OptionGroup var options: SpoolOptions
     @Argument(help: "A new or empty directory outside the spool.") var destination: String

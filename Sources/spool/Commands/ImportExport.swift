@@ -26,7 +26,18 @@ struct Import: AsyncParsableCommand {
         let layout = options.layout
         try layout.create()
         let writer = DurableWriter(layout: layout)
+        sayIfFrozen(layout)
         let services = try servicesOptions.services(layout, writer: writer)
+        // Checked before the file is stored, so that a mistyped id leaves no copy of it behind.
+        guard try await services.store.workspace(id: workspace) != nil else {
+            throw FolksbaseError(
+                .notFound,
+                "cannot create an import: workspace \(workspace) does not exist (`spool demo seed` prints the demo workspace's id)"
+            )
+        }
+        guard try await services.store.user(id: user) != nil else {
+            throw FolksbaseError(.notFound, "cannot create an import: user \(user) does not exist")
+        }
         let name = isURL ? (URL(string: file)?.lastPathComponent ?? file) : Disk.name(of: file)
         let url: String
         if isURL {
@@ -106,6 +117,7 @@ struct Export: AsyncParsableCommand {
         let layout = options.layout
         try layout.create()
         let writer = DurableWriter(layout: layout)
+        sayIfFrozen(layout)
         let services = try servicesOptions.services(layout, writer: writer)
         let record = try await services.store.createExport(workspaceID: workspace, userID: user)
         let eventID = "export:" + record.id

@@ -20,7 +20,7 @@ struct Retry: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let admin = SpoolAdmin(layout: try options.existingLayout())
+        let admin = SpoolAdmin(layout: try options.changeableLayout())
         if let run {
             let id = try parseRunID(run)
             try await admin.retry(id)
@@ -56,7 +56,7 @@ struct Replay: AsyncParsableCommand {
     @Argument(help: "The run id.") var run: String
 
     func run() async throws {
-        print(try await SpoolAdmin(layout: options.existingLayout()).replay(try parseRunID(run)))
+        print(try await SpoolAdmin(layout: options.changeableLayout()).replay(try parseRunID(run)))
     }
 }
 
@@ -70,7 +70,7 @@ struct Cancel: AsyncParsableCommand {
 
     func run() async throws {
         let id = try parseRunID(run)
-        switch try await SpoolAdmin(layout: options.existingLayout()).cancel(id) {
+        switch try await SpoolAdmin(layout: options.changeableLayout()).cancel(id) {
         case .cancelled: print("\(id) cancelled")
         case .requested: print("\(id) is running; it stops at its next step boundary")
         }

@@ -24,7 +24,14 @@ struct Send: AsyncParsableCommand {
             ts: Int64(Date().timeIntervalSince1970 * 1000))
         let layout = options.layout
         do {
+            if !Disk.isDirectory(layout.runs) {
+                FileHandle.standardError.write(
+                    Data(
+                        "\(layout.root) had no spool: made one; `spool serve --spool \(layout.root)` runs its events\n"
+                            .utf8))
+            }
             try layout.create()
+            sayIfFrozen(layout)
             try await EventProducer(layout: layout).send([event])
         } catch let error as SpoolError where error.code == .invalidInput {
             throw ValidationError(error.message)
@@ -45,7 +52,7 @@ struct Send: AsyncParsableCommand {
         do {
             value = try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
         } catch {
-            throw ValidationError("--data is not valid JSON: \(error.localizedDescription)")
+            throw ValidationError("--data is not valid JSON: \(EventParser.jsonProblem(Data(text.utf8), error))")
         }
         guard case .object = value else {
             throw ValidationError("--data must be a JSON object, e.g. '{\"userId\":\"…\"}'")
