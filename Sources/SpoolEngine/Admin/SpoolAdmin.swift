@@ -79,7 +79,9 @@ public struct SpoolAdmin: Sendable {
         guard Disk.isDirectory(directory) else {
             let location = try locate(id)
             throw SpoolError(
-                .conflict, "run \(id) is in \(location.folder)/, not failed/; only failed runs can be retried")
+                .conflict,
+                "run \(id) is in \(location.folder)/, not failed/; only failed runs can be retried"
+                    + (location.folder == "runs" ? "" : " (`spool replay \(id)` starts a new run from its event)"))
         }
         let now = clock.now()
         var record = try RunRecord.read(from: directory + "/" + RunFiles.record)
