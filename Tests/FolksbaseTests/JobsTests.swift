@@ -138,6 +138,46 @@ import Testing
         }
     }
 
+    @Test func aCancelledImportOrExportIsMarkedFailedUnlessItCompleted() async throws {
+        try await withTemporaryDirectory { root in
+            let served = try Served(root: root, clock: ManualClock())
+            let store = served.services.store
+            let seed = try await store.seedDemo()
+            func newImport() async throws -> String {
+                try await store.createImport(
+                    workspaceID: seed.workspaceId, userID: seed.userId, blobURL: "file:///imports/x.csv",
+                    fileName: "x.csv", columnMapping: nil
+                ).id
+            }
+            let stopped = try await newImport()
+            let completed = try await newImport()
+            _ = try await store.completeImport(
+                id: completed, totalRows: 0, inserted: 0, updated: 0, skipped: 0, errorLog: [], errorCount: 0)
+            let export = try await store.createExport(workspaceID: seed.workspaceId, userID: seed.userId).id
+            let cancelled: [(function: String, key: String, id: String)] = [
+                (ProcessCSV.id, "importId", stopped), (ProcessCSV.id, "importId", completed),
+                (ProcessExport.id, "exportId", export), (ProcessCSV.id, "importId", "imp_gone"),
+            ]
+            for (index, run) in cancelled.enumerated() {
+                try await served.send(
+                    Event(
+                        name: RunCancelled.eventName,
+                        data: [
+                            "runId": .string("run-\(index)"), "functionId": .string(run.function),
+                            "event": ["name": "x", "data": [run.key: .string(run.id)]],
+                        ]))
+            }
+            try await waitUntil("the cancellations are recorded") { try served.runs("done").count == cancelled.count }
+            try await served.stop()
+
+            let failed = try #require(try await store.importRecord(id: stopped))
+            #expect(failed.status == .failed && failed.error == "cancelled: `spool cancel` stopped run run-0")
+            #expect(try await store.importRecord(id: completed)?.status == .completed)
+            #expect(try await store.exportRecord(id: export)?.status == .failed)
+            #expect(((try? served.emails()) ?? []).isEmpty, "whoever cancelled knows")
+        }
+    }
+
     @Test func aWelcomeForAMissingUserFailsWithoutRetrying() async throws {
         try await withTemporaryDirectory { root in
             let served = try Served(root: root, clock: ManualClock())

@@ -142,6 +142,53 @@ import Testing
         #expect(try harness.admin.detail(second).steps.isEmpty, "no step ran after the request")
     }
 
+    @Test func aCancelledRunAnnouncesItselfOnceToTheFunctionsThatHandleRunCancelled() async throws {
+        let announced = LockedValue<[JSONValue]>([])
+        let work = SpoolFunction(id: "work", trigger: .event("x/go")) { context in
+            try await context.step.run("a") { _ in }
+        }
+        let cleanUp = SpoolFunction(id: "clean-up", trigger: .event(RunCancelled.eventName)) { context in
+            announced.withLock { $0.append(context.event.data) }
+        }
+        let harness = try Harness([work, cleanUp])
+        let idle = try await harness.send(#"{"name":"x/go","data":{"n":1}}"#)[0]
+        #expect(try await harness.admin.cancel(idle) == .cancelled)
+        let running = try await harness.send(#"{"name":"x/go","data":{"n":2}}"#)[0]
+        try Self.requestCancel(in: harness.layout.liveRun(running))
+        #expect(await harness.executor.execute(running) == .finished)
+
+        let incoming = try Disk.listVisible(harness.layout.incoming).sorted()
+        #expect(incoming.count == 2, "one event for each cancelled run")
+        // The same run cancelled again (a cancel interrupted before its move) is announced again, under the same id.
+        try await EventProducer(layout: harness.layout).send([
+            RunCancelled.event(
+                runID: idle, function: "work", runDirectory: try #require(harness.admin.location(of: idle)).directory)
+        ])
+        var cleanUps: [RunID] = []
+        for name in try Disk.listVisible(harness.layout.incoming).sorted() {
+            cleanUps += try await harness.intake.accept(name)
+        }
+        #expect(cleanUps.count == 2)
+        await harness.drain(cleanUps)
+        let data = announced.withLock { $0 }
+        #expect(Set(data.compactMap { $0["runId"]?.stringValue }) == [idle.rawValue, running.rawValue])
+        #expect(data.allSatisfy { $0["functionId"]?.stringValue == "work" })
+        #expect(Set(data.compactMap { $0["event"]?["data"]?["n"] }) == [.number(1), .number(2)])
+    }
+
+    @Test func aRunCancelledEventNoFunctionHandlesIsDroppedNotRejected() async throws {
+        let work = SpoolFunction(id: "work", trigger: .event("x/go")) { context in
+            try await context.step.run("a") { _ in }
+        }
+        let harness = try Harness([work])
+        let id = try await harness.send(#"{"name":"x/go"}"#)[0]
+        #expect(try await harness.admin.cancel(id) == .cancelled)
+        let announcement = try #require(try Disk.listVisible(harness.layout.incoming).first)
+        #expect(try await harness.intake.accept(announcement).isEmpty)
+        #expect(try Disk.listVisible(harness.layout.incoming).isEmpty)
+        #expect(try Disk.listVisible(harness.layout.rejected).isEmpty)
+    }
+
     /// The run's executor may finish it between the request's write and the attempt to take its lock.
     @Test func aCancelRequestThatARunOutranIsWithdrawnAndSaysWhereTheRunEnded() async throws {
         let function = SpoolFunction(id: "f", trigger: .event("x/go")) { context in

@@ -180,7 +180,9 @@ struct Intake: Sendable {
             try await reject(path, original, reason: error.message, now: now)
             return []
         }
-        let unrouted = events.enumerated().filter { registry.matching($0.element).isEmpty }
+        let unrouted = events.enumerated().filter {
+            $0.element.name != RunCancelled.eventName && registry.matching($0.element).isEmpty
+        }
         guard unrouted.isEmpty else {
             let problems = unrouted.map {
                 "\(events.count > 1 ? "[\($0.offset)] " : "")no function handles \"\($0.element.name)\""

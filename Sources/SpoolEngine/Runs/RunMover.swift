@@ -7,8 +7,13 @@ struct RunMover: Sendable {
 
     /// Publishes the run's final run.json, then moves `runs/<id>` to `done/<day>/<id>`,
     /// `failed/<id>` or `cancelled/<day>/<id>` (a new day's folder is made on the way); one flush
-    /// makes it all durable.
+    /// makes it all durable. A cancelled run first sends its `RunCancelled` event.
     func finishLiveRun(_ record: RunRecord, to status: RunStatus, at date: Date) async throws {
+        if status == .cancelled {
+            try await EventProducer(layout: layout, writer: writer).send([
+                RunCancelled.event(runID: record.id, function: record.function, runDirectory: layout.liveRun(record.id))
+            ])
+        }
         let id = record.id
         let target: String
         switch status {
