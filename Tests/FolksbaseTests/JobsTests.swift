@@ -138,7 +138,7 @@ import Testing
         }
     }
 
-    @Test func aCancelledImportOrExportIsMarkedFailedUnlessItCompleted() async throws {
+    @Test func aCancelledImportOrExportStillProcessingIsMarkedFailed() async throws {
         try await withTemporaryDirectory { root in
             let served = try Served(root: root, clock: ManualClock())
             let store = served.services.store
@@ -153,10 +153,13 @@ import Testing
             let completed = try await newImport()
             _ = try await store.completeImport(
                 id: completed, totalRows: 0, inserted: 0, updated: 0, skipped: 0, errorLog: [], errorCount: 0)
+            let failedBefore = try await newImport()
+            _ = try await store.failImport(id: failedBefore, error: "disk full")
             let export = try await store.createExport(workspaceID: seed.workspaceId, userID: seed.userId).id
             let cancelled: [(function: String, key: String, id: String)] = [
                 (ProcessCSV.id, "importId", stopped), (ProcessCSV.id, "importId", completed),
                 (ProcessExport.id, "exportId", export), (ProcessCSV.id, "importId", "imp_gone"),
+                (ProcessCSV.id, "importId", failedBefore),
             ]
             for (index, run) in cancelled.enumerated() {
                 try await served.send(
@@ -173,6 +176,7 @@ import Testing
             let failed = try #require(try await store.importRecord(id: stopped))
             #expect(failed.status == .failed && failed.error == "cancelled: `spool cancel` stopped run run-0")
             #expect(try await store.importRecord(id: completed)?.status == .completed)
+            #expect(try await store.importRecord(id: failedBefore)?.error == "disk full", "its own failure stands")
             #expect(try await store.exportRecord(id: export)?.status == .failed)
             #expect(((try? served.emails()) ?? []).isEmpty, "whoever cancelled knows")
         }

@@ -51,6 +51,7 @@ import Testing
         try await DurableWriter().replace(try requeued.encoded(), at: record)
 
         #expect(try harness.admin.runs(status: .failed).map(\.id) == [id.rawValue])
+        #expect(try harness.admin.runs(status: .failed).map(\.status) == [.failed], "as its folder says")
         #expect(try harness.admin.runs(status: .queued).isEmpty)
         try await harness.admin.retry(id)
         #expect(try harness.admin.runs(status: .queued).map(\.id) == [id.rawValue])
@@ -174,6 +175,19 @@ import Testing
         #expect(Set(data.compactMap { $0["runId"]?.stringValue }) == [idle.rawValue, running.rawValue])
         #expect(data.allSatisfy { $0["functionId"]?.stringValue == "work" })
         #expect(Set(data.compactMap { $0["event"]?["data"]?["n"] }) == [.number(1), .number(2)])
+    }
+
+    @Test func aCancelledRunWithAVeryLargeEventAnnouncesOnlyItsNameAndID() async throws {
+        let work = SpoolFunction(id: "work", trigger: .event("x/go")) { context in
+            try await context.step.run("a") { _ in }
+        }
+        let harness = try Harness([work])
+        let large = String(repeating: "x", count: RunCancelled.maxEmbeddedEventBytes)
+        let id = try await harness.send(#"{"name":"x/go","id":"big-1","data":{"blob":"\#(large)"}}"#)[0]
+        #expect(try await harness.admin.cancel(id) == .cancelled)
+        let announcement = try #require(try Disk.listVisible(harness.layout.incoming).first)
+        let events = try EventParser.parse(Disk.read(harness.layout.incoming + "/" + announcement))
+        #expect(events.first?.data["event"] == .object(["name": "x/go", "id": "big-1"]))
     }
 
     @Test func aRunCancelledEventNoFunctionHandlesIsDroppedNotRejected() async throws {

@@ -1,8 +1,9 @@
 import SpoolEngine
 
 /// `record-cancellation` on `spool/run.cancelled`: an import or export whose run `spool cancel`
-/// stopped is marked failed, saying so, instead of staying `processing`. A record that completed
-/// stays completed. No email: whoever cancelled the run knows.
+/// stopped is marked failed, saying so, instead of staying `processing`. A record no longer
+/// `processing` is left as it is: it completed, or it failed already and says why. No email:
+/// whoever cancelled the run knows.
 public enum RecordCancellation {
     public static let id = "record-cancellation"
 
@@ -24,23 +25,18 @@ public enum RecordCancellation {
             let run = try context.event.decodeData(CancelledRun.self)
             let reason = "cancelled: `spool cancel` stopped run \(run.runId)"
             if run.functionId == ProcessCSV.id, let importID = run.event?.data?.importId {
-                _ = try await context.step.run("mark-import-failed") { _ in
-                    try await ifExists { try await services.store.failImport(id: importID, error: reason).status }
+                _ = try await context.step.run("mark-import-failed") { _ -> JobStatus? in
+                    guard let status = try await services.store.importRecord(id: importID)?.status else { return nil }
+                    guard status == .processing else { return status }
+                    return try await services.store.failImport(id: importID, error: reason).status
                 }
             } else if run.functionId == ProcessExport.id, let exportID = run.event?.data?.exportId {
-                _ = try await context.step.run("mark-export-failed") { _ in
-                    try await ifExists { try await services.store.failExport(id: exportID, error: reason).status }
+                _ = try await context.step.run("mark-export-failed") { _ -> JobStatus? in
+                    guard let status = try await services.store.exportRecord(id: exportID)?.status else { return nil }
+                    guard status == .processing else { return status }
+                    return try await services.store.failExport(id: exportID, error: reason).status
                 }
             }
-        }
-    }
-
-    /// The record's status afterwards; nil for a record that no longer exists.
-    private static func ifExists(_ markFailed: () async throws -> JobStatus) async throws -> JobStatus? {
-        do {
-            return try await markFailed()
-        } catch let error as FolksbaseError where error.code == .notFound {
-            return nil
         }
     }
 }

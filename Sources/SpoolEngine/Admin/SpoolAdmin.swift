@@ -39,9 +39,20 @@ public struct SpoolAdmin: Sendable {
             if let status, location.folder == "runs", record.status != status { return nil }
             if let function, record.function != function { return nil }
             return RunSummary(
-                id: record.id.rawValue, function: record.function, status: record.status, folder: location.folder,
+                id: record.id.rawValue, function: record.function,
+                status: Self.finishedStatus(of: location.folder) ?? record.status, folder: location.folder,
                 event: record.eventName, createdAt: record.createdAt, finishedAt: record.finishedAt,
                 wakeAt: record.wakeAt, error: record.lastError?.message)
+        }
+    }
+
+    /// The status a run in a finished folder has, whatever its record says; nil for `runs/`.
+    private static func finishedStatus(of folder: String) -> RunStatus? {
+        switch folder {
+        case "done": .completed
+        case "failed": .failed
+        case "cancelled": .cancelled
+        default: nil
         }
     }
 

@@ -9,13 +9,20 @@ import Foundation
 public enum RunCancelled {
     public static let eventName = "spool/run.cancelled"
 
+    /// The largest triggering event carried whole; of a larger one only its name and id are, so the
+    /// announcement stays well inside the intake's limit on a file.
+    static let maxEmbeddedEventBytes = 1 << 20
+
     /// `{"runId", "functionId", "event"}`: the run's triggering event, where event.json is readable.
     public static func event(runID: RunID, function: String, runDirectory: String) -> Event {
         var data: [String: JSONValue] = ["runId": .string(runID.rawValue), "functionId": .string(function)]
         if let event = try? RunExecutor.readEvent(directory: runDirectory),
-            let value = try? JSONDecoder().decode(JSONValue.self, from: SpoolJSON.lineEncoder.encode(event))
+            let encoded = try? SpoolJSON.lineEncoder.encode(event),
+            let value = try? JSONDecoder().decode(JSONValue.self, from: encoded)
         {
-            data["event"] = value
+            data["event"] =
+                encoded.count <= maxEmbeddedEventBytes
+                ? value : .object(["name": .string(event.name), "id": event.id.map(JSONValue.string) ?? .null])
         }
         return Event(name: eventName, data: .object(data), id: "cancelled:" + runID.rawValue)
     }
