@@ -19,6 +19,7 @@ import Testing
         var skipped: Int?
         var errorLog: [RowError]
         var errorCount: Int?
+        var error: String?
     }
 
     static func imports(_ binary: SpoolBinary) throws -> [ImportRow] {
@@ -129,6 +130,33 @@ import Testing
         #expect(tally.contains("\(record.inserted ?? -1) valid unique emails"), "\(tally) vs \(record)")
         #expect(record.updated == 0)
         #expect((record.inserted ?? 0) + (record.skipped ?? 0) == 60_000)
+    }
+
+    @Test func anImportCancelledMidwayIsMarkedFailedSayingSo() async throws {
+        let workspace = try Workspace()
+        let binary = try SpoolBinary(spool: workspace.spool)
+        let ids = try ServeTests.seed(binary)
+        let csv = workspace.directory + "/contacts.csv"
+        #expect(try binary.run(["demo", "csv", "--rows", "60000", "--seed", "3", "--out", csv]).status == 0)
+        let sent = try binary.run(["import", csv, "--workspace", ids.workspaceId, "--user", ids.userId, "--no-wait"])
+        #expect(sent.status == 0, "\(sent.stderr)")
+        let server = try binary.serve(["--concurrency", "1"], log: "serve")
+        defer { server.stop(SIGKILL) }
+        var run: RunLocation?
+        try await waitUntil("a chunk imported") {
+            run = try workspace.runs(in: ["runs"]).first
+            guard let run else { return false }
+            return try Disk.listVisible(run.directory + "/steps").contains { $0.hasPrefix("process-chunk-") }
+        }
+        let cancelled = try binary.run(["cancel", try #require(run).id.rawValue])
+        #expect(cancelled.status == 0, "\(cancelled.stderr)")
+        try await waitUntil("the import is marked failed") { try Self.imports(binary).first?.status == "failed" }
+        server.stop(SIGTERM)
+
+        #expect(try workspace.runs(in: ["cancelled"]).map(\.id) == [try #require(run).id])
+        let record = try #require(try Self.imports(binary).first)
+        #expect(record.error == "cancelled: `spool cancel` stopped run \(try #require(run).id)")
+        #expect(try Disk.listVisible(workspace.spool + "/outbox").isEmpty, "nobody is emailed")
     }
 
     @Test func anExportRoundTripsThroughImportUnchanged() async throws {
