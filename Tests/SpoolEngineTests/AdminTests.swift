@@ -5,6 +5,22 @@ import Testing
 @testable import SpoolEngine
 
 @Suite struct AdminTests {
+    /// `f` on `x/go`: one step that succeeds.
+    private static let oneStep = SpoolFunction(id: "f", trigger: .event("x/go")) { context in
+        try await context.step.run("a") { _ in }
+    }
+
+    /// A harness whose one run has failed (its only step throws, with no retries).
+    private static func harnessWithAFailedRun() async throws -> (Harness, RunID) {
+        let function = SpoolFunction(id: "f", trigger: .event("x/go"), retry: RetryPolicy(retries: 0)) { context in
+            try await context.step.run("a") { _ in throw SpoolError(.io, "down") }
+        }
+        let harness = try Harness([function])
+        let id = try await harness.send(#"{"name":"x/go"}"#)[0]
+        #expect(await harness.executor.execute(id) == .finished)
+        return (harness, id)
+    }
+
     /// A cancel request as `spool cancel` leaves it in a run's directory.
     private static func requestCancel(in directory: String) throws {
         try Data("{}".utf8).write(to: URL(fileURLWithPath: directory + "/" + RunFiles.cancelRequest))
@@ -38,12 +54,7 @@ import Testing
     }
 
     @Test func aRetryInterruptedBeforeItsMoveLeavesARunThatIsStillListedAndRetriedAsFailed() async throws {
-        let function = SpoolFunction(id: "f", trigger: .event("x/go"), retry: RetryPolicy(retries: 0)) { context in
-            try await context.step.run("only") { _ in throw SpoolError(.io, "down") }
-        }
-        let harness = try Harness([function])
-        let id = try await harness.send(#"{"name":"x/go"}"#)[0]
-        #expect(await harness.executor.execute(id) == .finished)
+        let (harness, id) = try await Self.harnessWithAFailedRun()
         // What `retry` has done when it is stopped just before it moves the run.
         let record = harness.layout.failedRun(id) + "/" + RunFiles.record
         var requeued = try harness.spool.record(harness.layout.failedRun(id))
@@ -124,10 +135,7 @@ import Testing
     }
 
     @Test func cancelStopsAQueuedRunAtOnceAndARunningOneAtItsNextStep() async throws {
-        let function = SpoolFunction(id: "f", trigger: .event("x/go")) { context in
-            try await context.step.run("a") { _ in }
-        }
-        let harness = try Harness([function])
+        let harness = try Harness([Self.oneStep])
         let id = try await harness.send(#"{"name":"x/go"}"#)[0]
         #expect(try await harness.admin.cancel(id) == .cancelled)
         #expect(try harness.admin.runs(status: .cancelled).map(\.id) == [id.rawValue])
@@ -145,13 +153,10 @@ import Testing
 
     @Test func aCancelledRunAnnouncesItselfOnceToTheFunctionsThatHandleRunCancelled() async throws {
         let announced = LockedValue<[JSONValue]>([])
-        let work = SpoolFunction(id: "work", trigger: .event("x/go")) { context in
-            try await context.step.run("a") { _ in }
-        }
         let cleanUp = SpoolFunction(id: "clean-up", trigger: .event(RunCancelled.eventName)) { context in
             announced.withLock { $0.append(context.event.data) }
         }
-        let harness = try Harness([work, cleanUp])
+        let harness = try Harness([Self.oneStep, cleanUp])
         let idle = try await harness.send(#"{"name":"x/go","data":{"n":1}}"#)[0]
         #expect(try await harness.admin.cancel(idle) == .cancelled)
         let running = try await harness.send(#"{"name":"x/go","data":{"n":2}}"#)[0]
@@ -163,7 +168,7 @@ import Testing
         // The same run cancelled again (a cancel interrupted before its move) is announced again, under the same id.
         try await EventProducer(layout: harness.layout).send([
             RunCancelled.event(
-                runID: idle, function: "work", runDirectory: try #require(harness.admin.location(of: idle)).directory)
+                runID: idle, function: "f", runDirectory: try #require(harness.admin.location(of: idle)).directory)
         ])
         var cleanUps: [RunID] = []
         for name in try Disk.listVisible(harness.layout.incoming).sorted() {
@@ -173,15 +178,12 @@ import Testing
         await harness.drain(cleanUps)
         let data = announced.withLock { $0 }
         #expect(Set(data.compactMap { $0["runId"]?.stringValue }) == [idle.rawValue, running.rawValue])
-        #expect(data.allSatisfy { $0["functionId"]?.stringValue == "work" })
+        #expect(data.allSatisfy { $0["functionId"]?.stringValue == "f" })
         #expect(Set(data.compactMap { $0["event"]?["data"]?["n"] }) == [.number(1), .number(2)])
     }
 
     @Test func aCancelledRunWithAVeryLargeEventAnnouncesOnlyItsNameAndID() async throws {
-        let work = SpoolFunction(id: "work", trigger: .event("x/go")) { context in
-            try await context.step.run("a") { _ in }
-        }
-        let harness = try Harness([work])
+        let harness = try Harness([Self.oneStep])
         let large = String(repeating: "x", count: RunCancelled.maxEmbeddedEventBytes)
         let id = try await harness.send(#"{"name":"x/go","id":"big-1","data":{"blob":"\#(large)"}}"#)[0]
         #expect(try await harness.admin.cancel(id) == .cancelled)
@@ -191,10 +193,7 @@ import Testing
     }
 
     @Test func aRunCancelledEventNoFunctionHandlesIsDroppedNotRejected() async throws {
-        let work = SpoolFunction(id: "work", trigger: .event("x/go")) { context in
-            try await context.step.run("a") { _ in }
-        }
-        let harness = try Harness([work])
+        let harness = try Harness([Self.oneStep])
         let id = try await harness.send(#"{"name":"x/go"}"#)[0]
         #expect(try await harness.admin.cancel(id) == .cancelled)
         let announcement = try #require(try Disk.listVisible(harness.layout.incoming).first)
@@ -205,10 +204,7 @@ import Testing
 
     /// The run's executor may finish it between the request's write and the attempt to take its lock.
     @Test func aCancelRequestThatARunOutranIsWithdrawnAndSaysWhereTheRunEnded() async throws {
-        let function = SpoolFunction(id: "f", trigger: .event("x/go")) { context in
-            try await context.step.run("a") { _ in }
-        }
-        let harness = try Harness([function])
+        let harness = try Harness([Self.oneStep])
         let id = try await harness.send(#"{"name":"x/go"}"#)[0]
         #expect(await harness.executor.execute(id) == .finished)
         let done = try #require(try harness.admin.location(of: id))
@@ -230,10 +226,7 @@ import Testing
 
     /// A run whose process died after recording its end, before moving it out of `runs/`, keeps that end.
     @Test func aCancelOfARunThatEndedButWasNotMovedLeavesItsOutcome() async throws {
-        let function = SpoolFunction(id: "f", trigger: .event("x/go")) { context in
-            try await context.step.run("a") { _ in }
-        }
-        let harness = try Harness([function])
+        let harness = try Harness([Self.oneStep])
         let id = try await harness.send(#"{"name":"x/go"}"#)[0]
         let directory = harness.layout.liveRun(id)
         var record = try harness.spool.record(directory)
@@ -251,12 +244,7 @@ import Testing
 
     /// `spool retry` may bring a failed run back between the cancel request and the look for where it went.
     @Test func aCancelRequestThatARetryWithdrewSaysSo() async throws {
-        let function = SpoolFunction(id: "f", trigger: .event("x/go"), retry: RetryPolicy(retries: 0)) { context in
-            try await context.step.run("a") { _ in throw SpoolError(.io, "down") }
-        }
-        let harness = try Harness([function])
-        let id = try await harness.send(#"{"name":"x/go"}"#)[0]
-        #expect(await harness.executor.execute(id) == .finished)
+        let (harness, id) = try await Self.harnessWithAFailedRun()
         try Self.requestCancel(in: harness.layout.failedRun(id))
         try await harness.admin.retry(id)
 
