@@ -45,6 +45,19 @@ import Testing
         }
     }
 
+    @Test func theEventNamesAreThoseTheFunctionsAreTriggeredBy() async throws {
+        try await withTemporaryDirectory { root in
+            let layout = SpoolLayout(root: root + "/spool")
+            try layout.create()
+            let services = try FolksbaseServices.embedded(spool: layout, writer: DurableWriter(), clock: ManualClock())
+            let triggers = FolksbaseFunctions.all(services).compactMap { function -> String? in
+                if case .event(let name) = function.trigger { return name }
+                return nil
+            }
+            #expect(Set(triggers) == FolksbaseFunctions.eventNames)
+        }
+    }
+
     @Test func sendWelcomeEmailsTheUserOnce() async throws {
         try await withTemporaryDirectory { root in
             let served = try Served(root: root, clock: ManualClock())

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Folksbase
 import Foundation
 import SpoolEngine
 
@@ -31,6 +32,13 @@ struct Send: AsyncParsableCommand {
                             .utf8))
             }
             try layout.create()
+            if !FolksbaseFunctions.eventNames.contains(name) {
+                let known = FolksbaseFunctions.eventNames.sorted().joined(separator: ", ")
+                FileHandle.standardError.write(
+                    Data(
+                        "no function handles \"\(name)\", so `spool serve` will move it to rejected/ (events: \(known))\n"
+                            .utf8))
+            }
             sayIfFrozen(layout)
             try await EventProducer(layout: layout).send([event])
         } catch let error as SpoolError where error.code == .invalidInput {
