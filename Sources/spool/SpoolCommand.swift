@@ -33,7 +33,7 @@ struct SpoolCommand: AsyncParsableCommand {
         } catch {
             // Found while running, not a misuse of the command line: the message alone, no usage.
             let message = message(for: error)
-            if !message.isEmpty { FileHandle.standardError.write(Data("Error: \(message)\n".utf8)) }
+            if !message.isEmpty { printToStandardError("Error: \(message)") }
             Foundation.exit(exitCode(for: error).rawValue)
         }
     }
@@ -66,11 +66,15 @@ struct SpoolOptions: ParsableArguments {
     }
 }
 
+/// One line on stderr: warnings and progress, kept out of the output a script reads.
+func printToStandardError(_ line: String) {
+    FileHandle.standardError.write(Data((line + "\n").utf8))
+}
+
 /// Says on stderr why a command that changes the spool seems to hang: it waits for `spool thaw`.
 func sayIfFrozen(_ layout: SpoolLayout) {
     guard FreezeGate(layout: layout).isFrozen else { return }
-    FileHandle.standardError.write(
-        Data("\(layout.root) is frozen (`spool freeze`); waiting until `spool thaw --spool \(layout.root)`\n".utf8))
+    printToStandardError("\(layout.root) is frozen (`spool freeze`); waiting until `spool thaw --spool \(layout.root)`")
 }
 
 /// A run id argument, validated.

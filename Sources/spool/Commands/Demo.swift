@@ -38,11 +38,10 @@ struct Demo: AsyncParsableCommand {
             if let out {
                 try generator.write(to: out)
                 let expected = generator.expectation()
-                FileHandle.standardError.write(
-                    Data(
-                        ("wrote \(rows) rows to \(out): \(expected.validUniqueEmails) valid unique emails, "
-                            + "\(expected.missingEmail) missing, \(expected.invalidEmail) invalid, "
-                            + "\(expected.duplicates) duplicates\n").utf8))
+                printToStandardError(
+                    "wrote \(rows) rows to \(out): \(expected.validUniqueEmails) valid unique emails, "
+                        + "\(expected.missingEmail) missing, \(expected.invalidEmail) invalid, "
+                        + "\(expected.duplicates) duplicates")
             } else {
                 try generator.write(to: FileHandle.standardOutput)
             }

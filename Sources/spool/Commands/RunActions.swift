@@ -39,7 +39,7 @@ struct Retry: AsyncParsableCommand {
                 print("\(summary.id) queued again")
             } catch {
                 refused += 1
-                FileHandle.standardError.write(Data("\(summary.id) not retried: \(error)\n".utf8))
+                printToStandardError("\(summary.id) not retried: \(error)")
             }
         }
         print("\(failed.count - refused) of \(failed.count) failed runs queued again; each resumes at its failed step")

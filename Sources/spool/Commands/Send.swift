@@ -26,18 +26,14 @@ struct Send: AsyncParsableCommand {
         let layout = options.layout
         do {
             if !Disk.isDirectory(layout.runs) {
-                FileHandle.standardError.write(
-                    Data(
-                        "\(layout.root) had no spool: made one; `spool serve --spool \(layout.root)` runs its events\n"
-                            .utf8))
+                printToStandardError(
+                    "\(layout.root) had no spool: made one; `spool serve --spool \(layout.root)` runs its events")
             }
             try layout.create()
             if !FolksbaseFunctions.eventNames.contains(name) {
                 let known = FolksbaseFunctions.eventNames.sorted().joined(separator: ", ")
-                FileHandle.standardError.write(
-                    Data(
-                        "no function handles \"\(name)\", so `spool serve` will move it to rejected/ (events: \(known))\n"
-                            .utf8))
+                printToStandardError(
+                    "no function handles \"\(name)\", so `spool serve` will move it to rejected/ (events: \(known))")
             }
             sayIfFrozen(layout)
             try await EventProducer(layout: layout).send([event])

@@ -29,7 +29,8 @@ struct RunWatcher {
         while true {
             if let id = admin.runIDs(forEvent: eventID).first { return id }
             if !warned && Date().timeIntervalSince(started) > 3 {
-                warn("waiting for a server to take the event; is `spool serve --spool \(admin.layout.root)` running?")
+                printToStandardError(
+                    "waiting for a server to take the event; is `spool serve --spool \(admin.layout.root)` running?")
                 warned = true
             }
             try await nextChange(timeout: .milliseconds(250))
@@ -62,9 +63,5 @@ struct RunWatcher {
             try await nextChange(timeout: interactive ? .milliseconds(200) : .seconds(1))
             try Task.checkCancellation()
         }
-    }
-
-    private func warn(_ message: String) {
-        FileHandle.standardError.write(Data((message + "\n").utf8))
     }
 }
