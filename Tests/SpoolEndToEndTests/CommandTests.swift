@@ -49,6 +49,17 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: workspace.spool + "/blobs/imports"))
     }
 
+    @Test func sendWarnsOfANewSpoolAndOfAnEventNoFunctionHandles() throws {
+        let workspace = try Workspace()
+        let binary = try SpoolBinary(spool: workspace.spool)
+        let first = try binary.run(["send", "user/signed.upp", "--data", "{}"])
+        #expect(first.status == 0, "the event is still written: \(first.stderr)")
+        #expect(first.stderr.contains("had no spool: made one"))
+        #expect(first.stderr.contains(#"no function handles "user/signed.upp""#))
+        let second = try binary.run(["send", "user/signed.up", "--data", #"{"userId":"u"}"#])
+        #expect(second.status == 0 && second.stderr.isEmpty, "\(second.stderr)")
+    }
+
     @Test func sendWritesOneFileIntoIncomingAndPrintsItsID() throws {
         let workspace = try Workspace()
         let binary = try SpoolBinary(spool: workspace.spool)
