@@ -85,6 +85,7 @@ def history_ratios(rounds):
 
 
 def median_round_ratio(rounds, numerator, denominator, field):
+    """The median of `round_ratios`: unlike `median_of_ratios`, two measurements of each round."""
     ratios = round_ratios(rounds, numerator, denominator, field)
     return statistics.median(ratios) if ratios else None
 

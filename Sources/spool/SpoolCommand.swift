@@ -51,7 +51,7 @@ struct SpoolOptions: ParsableArguments {
     /// The layout of an existing spool; a clear error otherwise.
     func existingLayout() throws -> SpoolLayout {
         let layout = self.layout
-        guard Disk.isDirectory(layout.runs) else {
+        guard layout.exists else {
             throw ValidationError(
                 "\(layout.root) is not a spool (no runs/ folder); start `spool serve --spool \(layout.root)` first")
         }

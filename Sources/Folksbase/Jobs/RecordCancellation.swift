@@ -25,18 +25,26 @@ public enum RecordCancellation {
             let run = try context.event.decodeData(CancelledRun.self)
             let reason = "cancelled: `spool cancel` stopped run \(run.runId)"
             if run.functionId == ProcessCSV.id, let importID = run.event?.data?.importId {
-                _ = try await context.step.run("mark-import-failed") { _ -> JobStatus? in
-                    guard let status = try await services.store.importRecord(id: importID)?.status else { return nil }
-                    guard status == .processing else { return status }
-                    return try await services.store.failImport(id: importID, error: reason).status
+                _ = try await context.step.run("mark-import-failed") { _ in
+                    try await failIfProcessing(try await services.store.importRecord(id: importID)?.status) {
+                        try await services.store.failImport(id: importID, error: reason).status
+                    }
                 }
             } else if run.functionId == ProcessExport.id, let exportID = run.event?.data?.exportId {
-                _ = try await context.step.run("mark-export-failed") { _ -> JobStatus? in
-                    guard let status = try await services.store.exportRecord(id: exportID)?.status else { return nil }
-                    guard status == .processing else { return status }
-                    return try await services.store.failExport(id: exportID, error: reason).status
+                _ = try await context.step.run("mark-export-failed") { _ in
+                    try await failIfProcessing(try await services.store.exportRecord(id: exportID)?.status) {
+                        try await services.store.failExport(id: exportID, error: reason).status
+                    }
                 }
             }
         }
+    }
+
+    /// The record's status afterwards: `fail`'s if it was `processing`, else as it was; nil if it is gone.
+    private static func failIfProcessing(_ status: JobStatus?, _ fail: () async throws -> JobStatus) async throws
+        -> JobStatus?
+    {
+        guard status == .processing else { return status }
+        return try await fail()
     }
 }

@@ -18,6 +18,9 @@ public struct SpoolLayout: Sendable, Hashable {
     public var ids: String { root + "/ids" }
     public var cron: String { root + "/cron" }
 
+    /// Whether a spool is there: a directory with `runs/`.
+    public var exists: Bool { Disk.isDirectory(runs) }
+
     /// Every folder the engine owns, created by `create()`.
     public var engineFolders: [String] { [tmp, incoming, runs, done, failed, cancelled, rejected, ids, cron] }
 

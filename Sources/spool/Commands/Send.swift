@@ -25,7 +25,7 @@ struct Send: AsyncParsableCommand {
             ts: Int64(Date().timeIntervalSince1970 * 1000))
         let layout = options.layout
         do {
-            if !Disk.isDirectory(layout.runs) {
+            if !layout.exists {
                 printToStandardError(
                     "\(layout.root) had no spool: made one; `spool serve --spool \(layout.root)` runs its events")
             }
