@@ -152,7 +152,8 @@ public struct SMTPClient: Sendable, CustomStringConvertible, CustomReflectable {
         }
     }
 
-    /// libcurl's error with the server's reply added; a 4xx or 5xx reply to MAIL, RCPT or DATA is `.refused`.
+    /// libcurl's error with the server's reply added: a 4xx or 5xx reply to RCPT is `.recipientRefused`,
+    /// to MAIL or DATA `.refused`.
     private func failure(_ error: TransferError, target: String, reply: String, status: Int) -> TransferError {
         let prefix = "\(error.code) error for \(URLRedaction.redact(target)): "
         let detail = error.message.hasPrefix(prefix) ? String(error.message.dropFirst(prefix.count)) : error.message
@@ -168,7 +169,13 @@ public struct SMTPClient: Sendable, CustomStringConvertible, CustomReflectable {
         guard error.code == .connectionLost || error.code == .other else {
             return TransferError(error.code, "\(error.code) error for \(url): \(detail)\(said)", status: status)
         }
-        let when = status < 500 ? " for now (sending it again later may succeed)" : ""
+        let when = status < 500 ? " for now (sending it again later may succeed)" : " for good"
+        // libcurl names the refused command in its error text, as in `RCPT failed: 550`.
+        if detail.hasPrefix("RCPT failed") {
+            return TransferError(
+                .recipientRefused, "the SMTP server at \(url) refused a recipient\(when): \(detail)\(said)",
+                status: status)
+        }
         return TransferError(
             .refused, "the SMTP server at \(url) refused the message\(when): \(detail)\(said)", status: status)
     }

@@ -4,7 +4,8 @@ import CCurl
 public struct TransferError: Error, CustomStringConvertible, Sendable {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Value: String, Sendable {
-            case dns, connect, tls, timeout, connectionLost, httpStatus, refused, authentication, io, invalidInput
+            case dns, connect, tls, timeout, connectionLost, httpStatus, refused, recipientRefused, authentication, io
+            case invalidInput
             case other
         }
         private let value: Value
@@ -23,6 +24,9 @@ public struct TransferError: Error, CustomStringConvertible, Sendable {
         public static let httpStatus = Code(.httpStatus)
         /// The server refused the request (an SMTP rejection, for example).
         public static let refused = Code(.refused)
+        /// The SMTP server refused a recipient's address (its reply to RCPT TO): for good when
+        /// `status` is 5xx, for now when it is 4xx. Other recipients may still be reachable.
+        public static let recipientRefused = Code(.recipientRefused)
         /// The server did not accept the credentials.
         public static let authentication = Code(.authentication)
         /// Reading or writing a local file failed.

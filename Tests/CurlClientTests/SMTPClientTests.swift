@@ -168,8 +168,20 @@ struct SMTPClientTests {
             try await client.send(
                 from: "a@example.com", to: ["b@example.com", "nobody@example.com"], message: message)
         }
-        #expect(error.code == .refused && error.status == 550, "\(error)")
+        #expect(error.code == .recipientRefused && error.status == 550, "\(error)")
         #expect(error.description.contains("nobody@example.com"), "the server's reply says which: \(error)")
+        #expect(error.description.contains("for good"), "\(error)")
+        #expect(try sink.messages().isEmpty)
+    }
+
+    @Test func aRejectedSenderRefusesTheMessageNotARecipient() async throws {
+        let sink = try Sink(["--reject-sender", "a@example.com"])
+        let client = try SMTPClient(url: sink.url, configuration: configuration)
+        let error = try await #require(throws: TransferError.self) {
+            try await client.send(from: "a@example.com", to: ["b@example.com"], message: message)
+        }
+        #expect(error.code == .refused && error.status == 550, "\(error)")
+        #expect(error.description.contains("sender rejected"), "\(error)")
         #expect(try sink.messages().isEmpty)
     }
 

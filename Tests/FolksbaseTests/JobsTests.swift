@@ -15,14 +15,18 @@ import Testing
         let server: SpoolServer
         let task: Task<Void, Error>
 
+        /// `environment` configures the services (`SPOOL_SMTP_URL`, say) instead of this process's.
         init(
-            root: String, clock: ManualClock,
+            root: String, clock: ManualClock, environment: [String: String]? = nil,
             functions: (FolksbaseServices) -> [SpoolFunction] = { FolksbaseFunctions.all($0) }
         ) throws {
-            layout = SpoolLayout(root: root + "/spool")
+            let layout = SpoolLayout(root: root + "/spool")
             try layout.create()
+            self.layout = layout
             let writer = DurableWriter()
-            services = try FolksbaseServices.embedded(spool: layout, writer: writer, clock: clock)
+            services = try FolksbaseServices.embedded(
+                spool: layout, writer: writer, clock: clock,
+                configuration: environment.map { FolksbaseServices.Configuration(spool: layout, environment: $0) })
             server = SpoolServer(
                 layout: layout, functions: functions(services), writer: writer,
                 logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
@@ -207,6 +211,72 @@ import Testing
             #expect(record.lastError?.step == "fetch-user")
             #expect(RunLog.read(run.directory + "/log.jsonl").filter { $0.kind == .started }.count == 1)
             #expect(try served.emails().isEmpty)
+        }
+    }
+
+    /// An SMTP sink (Tests/Servers/smtp_sink.py) that answers 550 to RCPT TO for `refused`, and its maildir.
+    func smtpSink(root: String, refusing refused: String) throws -> (server: LocalServer, maildir: String) {
+        let maildir = root + "/maildir"
+        try FileManager.default.createDirectory(atPath: maildir, withIntermediateDirectories: true)
+        let server = try LocalServer(["python3", SMTPMailerTests.script, "{port}", maildir, "--reject-rcpt", refused])
+        return (server, maildir)
+    }
+
+    @Test(.enabled(if: LocalServer.hasPythonModule("aiosmtpd"), "needs Python's aiosmtpd"))
+    func aWelcomeTheMailServerRefusesForGoodFailsWithoutRetrying() async throws {
+        try await withTemporaryDirectory { root in
+            let smtp = try smtpSink(root: root, refusing: "gone@example.test")
+            let served = try Served(
+                root: root, clock: ManualClock(),
+                environment: ["SPOOL_SMTP_URL": "smtp://127.0.0.1:\(smtp.server.port)"])
+            let user = try await served.services.store.createUser(email: "gone@example.test", name: "Gone")
+            try await served.send(Event(name: "user/signed.up", data: ["userId": .string(user.id)]))
+            try await waitUntil("the run fails") { try served.runs("failed").count == 1 }
+            try await served.stop()
+            let run = try #require(try served.runs("failed").first)
+            let error = try #require(try RunRecord.read(from: run.directory + "/run.json").lastError)
+            #expect(error.nonRetriable == true && error.step == "send-welcome-email")
+            #expect(error.message.contains("gone@example.test") && error.message.contains("550"), "\(error.message)")
+            #expect(RunLog.read(run.directory + "/log.jsonl").filter { $0.kind == .started }.count == 1)
+        }
+    }
+
+    @Test(.enabled(if: LocalServer.hasPythonModule("aiosmtpd"), "needs Python's aiosmtpd"))
+    func theWeeklyDigestGoesOnPastARecipientTheMailServerRefusesForGood() async throws {
+        try await withTemporaryDirectory { root in
+            let smtp = try smtpSink(root: root, refusing: "ana@gone.test")
+            let served = try Served(
+                root: root, clock: ManualClock(.utc("2026-11-27T10:00:00Z")),
+                environment: ["SPOOL_SMTP_URL": "smtp://127.0.0.1:\(smtp.server.port)"])
+            let store = served.services.store
+            // Ana is in both workspaces, so a refusal comes before a digest whichever workspace is first.
+            let ana = try await store.createUser(email: "ana@gone.test", name: "Ana")
+            var expected: Set<String> = []
+            for name in ["One Co", "Two Co"] {
+                let workspace = try await store.createWorkspace(name: name)
+                try await store.addMember(workspaceID: workspace.id, userID: ana.id, role: .owner)
+                let member = try await store.createUser(email: "\(workspace.id)@here.test", name: "Member")
+                try await store.addMember(workspaceID: workspace.id, userID: member.id, role: .member)
+                expected.insert(member.email)
+            }
+
+            try await served.send(CronTick.event(function: WeeklyDigest.id, scheduledAt: .utc("2026-11-30T08:00:00Z")))
+            try await waitUntil("the digest run is done") { try served.runs("done").count == 1 }
+            try await served.stop()
+
+            let run = try #require(try served.runs("done").first)
+            let refused = try Disk.listVisible(run.directory + "/steps").filter { $0.hasSuffix("-\(ana.id).json") }
+            #expect(refused.count == 2)
+            for step in refused {
+                let text = String(decoding: try Disk.read(run.directory + "/steps/" + step), as: UTF8.self)
+                #expect(text.contains("not sent: ") && text.contains("recipient rejected"), "\(text)")
+            }
+            #expect(RunLog.read(run.directory + "/log.jsonl").filter { $0.kind == .stepFailed }.isEmpty)
+            let recipients = try Disk.listVisible(smtp.maildir).filter { $0.hasSuffix(".json") }.map {
+                let envelope = try JSONSerialization.jsonObject(with: Disk.read(smtp.maildir + "/" + $0))
+                return (envelope as? [String: Any])?["rcpt_tos"] as? [String] ?? []
+            }
+            #expect(recipients.sorted { $0.description < $1.description } == expected.sorted().map { [$0] })
         }
     }
 

@@ -80,6 +80,17 @@ struct SMTPMailerTests {
         #expect(try stored() == [try welcome().rendered()])
     }
 
+    @Test func aRecipientRefusedForGoodIsNamedAndNothingIsSent() async throws {
+        let server = try sink(["--reject-rcpt", "charles@example.com"])
+        let mailer = try SMTPMailer(url: "smtp://127.0.0.1:\(server.port)")
+        let error = try await #require(throws: FolksbaseError.self) { try await mailer.send(welcome()) }
+        #expect(error.code == .recipientRefused, "\(error)")
+        #expect(error.description.contains("charles@example.com") && error.description.contains("550"), "\(error)")
+        let cause = try #require(error.cause as? TransferError)
+        #expect(cause.code == .recipientRefused && cause.status == 550, "\(cause)")
+        #expect(try stored().isEmpty, "a message goes to all its recipients or to none")
+    }
+
     @Test func anInvalidMessageIsNotSent() async throws {
         let server = try sink()
         let mailer = try SMTPMailer(url: "smtp://127.0.0.1:\(server.port)")

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """An SMTP sink for tests: every accepted message becomes MAILDIR/<n>.eml plus MAILDIR/<n>.json.
 
-    smtp_sink.py PORT MAILDIR [--auth USER:PASS] [--tls CERT KEY] [--reject-rcpt ADDR] [--fail-data-once]
+    smtp_sink.py PORT MAILDIR [--auth USER:PASS] [--tls CERT KEY] [--reject-rcpt ADDR] [--reject-sender ADDR]
+        [--fail-data-once]
 
 The .eml holds the message bytes as received (after SMTP's dot-unstuffing); the .json holds the
 envelope: mail_from, rcpt_tos, and whether the session used TLS and was authenticated. A message
@@ -10,6 +11,7 @@ is only stored once its DATA ended with the final dot; a refused or broken DATA 
 --auth          require AUTH PLAIN or LOGIN with these credentials before MAIL
 --tls           offer STARTTLS with this certificate and require it before MAIL
 --reject-rcpt   answer 550 to RCPT TO for this address (repeatable)
+--reject-sender answer 550 to MAIL FROM for this address (repeatable)
 --fail-data-once answer the first complete DATA with 451 and store nothing; accept later ones
 """
 
@@ -24,11 +26,19 @@ from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 
 class Sink:
-    def __init__(self, maildir, reject, fail_data_once):
+    def __init__(self, maildir, reject, reject_senders, fail_data_once):
         self.maildir = maildir
         self.reject = {address.lower() for address in reject}
+        self.reject_senders = {address.lower() for address in reject_senders}
         self.fail_data_once = fail_data_once
         self.count = len([name for name in os.listdir(maildir) if name.endswith(".eml")])
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if address.lower() in self.reject_senders:
+            return f"550 5.7.1 <{address}>: sender rejected"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 2.1.0 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.lower() in self.reject:
@@ -76,7 +86,7 @@ def authenticator(user, password):
 
 async def serve(arguments):
     os.makedirs(arguments.maildir, exist_ok=True)
-    handler = Sink(arguments.maildir, arguments.reject_rcpt, arguments.fail_data_once)
+    handler = Sink(arguments.maildir, arguments.reject_rcpt, arguments.reject_sender, arguments.fail_data_once)
     tls_context = None
     if arguments.tls:
         tls_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -102,6 +112,7 @@ def main():
     parser.add_argument("--auth", metavar="USER:PASS")
     parser.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
     parser.add_argument("--reject-rcpt", action="append", default=[], metavar="ADDR")
+    parser.add_argument("--reject-sender", action="append", default=[], metavar="ADDR")
     parser.add_argument("--fail-data-once", action="store_true")
     asyncio.run(serve(parser.parse_args()))
 

@@ -9,6 +9,7 @@ public struct FolksbaseError: Error, CustomStringConvertible, Sendable {
             case notFound
             case invalidInput
             case mail
+            case recipientRefused
         }
         private let value: Value
         private init(_ value: Value) { self.value = value }
@@ -25,6 +26,9 @@ public struct FolksbaseError: Error, CustomStringConvertible, Sendable {
         public static let invalidInput = Code(.invalidInput)
         /// A message could not be delivered to the mailer's destination.
         public static let mail = Code(.mail)
+        /// The mail server refused a recipient's address for good (a 5xx reply to RCPT TO): sending
+        /// the message again cannot deliver it.
+        public static let recipientRefused = Code(.recipientRefused)
 
         public var description: String { value.rawValue }
     }

@@ -65,8 +65,12 @@ public enum ProcessCSV {
                     guard try await services.store.settings(workspaceID: record.workspaceId).notifyOnImport,
                         let user = try await services.store.user(id: record.userId)
                     else { return nil }
-                    return try await services.notifications.sendImportCompleted(
-                        finished, to: user, idempotencyKey: step.idempotencyKey)
+                    return try await UndeliverableEmail.sendOrSayWhyNot(
+                        "the email that import \(record.id) completed", logger: context.logger
+                    ) {
+                        try await services.notifications.sendImportCompleted(
+                            finished, to: user, idempotencyKey: step.idempotencyKey)
+                    }
                 }
             },
             onFailure: { context in

@@ -47,8 +47,12 @@ public enum ProcessExport {
                     guard try await services.store.settings(workspaceID: record.workspaceId).notifyOnExport,
                         let user = try await services.store.user(id: record.userId)
                     else { return nil }
-                    return try await services.notifications.sendExportCompleted(
-                        finished, to: user, idempotencyKey: step.idempotencyKey)
+                    return try await UndeliverableEmail.sendOrSayWhyNot(
+                        "the email that export \(record.id) completed", logger: context.logger
+                    ) {
+                        try await services.notifications.sendExportCompleted(
+                            finished, to: user, idempotencyKey: step.idempotencyKey)
+                    }
                 }
             },
             onFailure: { context in

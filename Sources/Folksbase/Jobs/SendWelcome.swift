@@ -26,8 +26,13 @@ public enum SendWelcome {
                 return Recipient(user: user, workspaceName: workspace??.name)
             }
             _ = try await context.step.run("send-welcome-email") { step in
-                try await services.notifications.sendWelcome(
-                    to: recipient.user, workspaceName: recipient.workspaceName, idempotencyKey: step.idempotencyKey)
+                do {
+                    return try await services.notifications.sendWelcome(
+                        to: recipient.user, workspaceName: recipient.workspaceName,
+                        idempotencyKey: step.idempotencyKey)
+                } catch let error as FolksbaseError where UndeliverableEmail.covers(error) {
+                    throw NonRetriableError("the welcome email cannot be delivered: \(error.message)")
+                }
             }
         }
     }

@@ -34,14 +34,12 @@ public enum WeeklyDigest {
                 }
                 for recipient in digest.recipients {
                     _ = try await context.step.run("email-\(workspaceID)-\(recipient.id)") { step in
-                        do {
-                            return try await services.notifications.sendDigest(
+                        // The others still get theirs, and the step file says why not this one.
+                        try await UndeliverableEmail.sendOrSayWhyNot(
+                            "the weekly digest for user \(recipient.id)", logger: context.logger
+                        ) {
+                            try await services.notifications.sendDigest(
                                 digest.summary, to: recipient, idempotencyKey: step.idempotencyKey)
-                        } catch let error as FolksbaseError where error.code == .invalidInput {
-                            // No message can be made for this recipient (an address or a name mail cannot
-                            // carry): the others still get theirs, and the step file says why not this one.
-                            context.logger.warning("no weekly digest for user \(recipient.id): \(error)")
-                            return "not sent: \(error.message)"
                         }
                     }
                 }

@@ -25,14 +25,20 @@ public struct SMTPMailer: Mailer, CustomStringConvertible {
 
     /// Sends the rendered message from `from.address` to every `to` address.
     ///
-    /// Throws `.invalidInput` for a message that cannot be rendered, and `.mail` wrapping the
-    /// `TransferError` when the server could not be reached or refused it.
+    /// Throws `.invalidInput` for a message that cannot be rendered, `.recipientRefused` when the
+    /// server refused a recipient for good, and `.mail` wrapping the `TransferError` when it could
+    /// not be reached or refused the message otherwise.
     public func send(_ message: EmailMessage) async throws {
         let data = try message.rendered()
         var seen = Set<String>()
         let recipients = message.to.map(\.address).filter { seen.insert($0.lowercased()).inserted }
         do {
             try await client.send(from: message.from.address, to: recipients, message: data)
+        } catch let error as TransferError where error.code == .recipientRefused && (error.status ?? 0) >= 500 {
+            throw FolksbaseError(
+                .recipientRefused,
+                "message <\(message.messageID)> to \(recipients.joined(separator: ", ")) cannot be delivered: \(error)",
+                cause: error)
         } catch {
             throw FolksbaseError(
                 .mail, "could not send message <\(message.messageID)> through \(client): \(error)", cause: error)
