@@ -93,7 +93,9 @@ import Testing
         var kills = 0
         for round in 0..<3 {
             let server = try binary.serve(["--concurrency", "8"], log: "serve-\(round)")
-            let target = (round + 1) * total / 4
+            // Kills at an eighth, a quarter and three eighths of the work: a server the waiting below
+            // lags behind on a loaded machine still has most of it left when the last kill lands.
+            let target = (round + 1) * total / 8
             try await waitUntil("\(target) runs done before kill \(round)") {
                 try workspace.runs(in: ["done"]).count >= target
             }
