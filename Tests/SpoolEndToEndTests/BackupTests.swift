@@ -51,6 +51,27 @@ import Testing
         restoredServer.stop(SIGTERM)
     }
 
+    @Test func aCommandOnAFrozenSpoolSaysItWaitsForTheThawThenCarriesOn() async throws {
+        let workspace = try Workspace()
+        let binary = try SpoolBinary(spool: workspace.spool)
+        let ids = try ServeTests.seed(binary)
+        #expect(try binary.run(["freeze"]).status == 0)
+        let send = try binary.start(
+            ["send", "user/signed.up", "--data", #"{"userId":"\#(ids.userId)"}"#, "--spool", workspace.spool],
+            log: "send")
+        defer { send.stop(SIGKILL) }
+        try await waitUntil("send says it waits") {
+            workspace.log("send").contains("is frozen (`spool freeze`); waiting until `spool thaw --spool")
+        }
+        #expect(send.isRunning)
+        #expect(try Disk.listVisible(workspace.layout.incoming).isEmpty, "nothing is published while frozen")
+
+        #expect(try binary.run(["thaw"]).status == 0)
+        try await waitUntil("send finishes after the thaw") { !send.isRunning }
+        #expect(send.terminationStatus == 0, "\(workspace.log("send"))")
+        #expect(try Disk.listVisible(workspace.layout.incoming).count == 1)
+    }
+
     @Test func freezeAndThawAroundAPlainCopy() async throws {
         let workspace = try Workspace()
         let binary = try SpoolBinary(spool: workspace.spool)

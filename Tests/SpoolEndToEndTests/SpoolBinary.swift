@@ -41,11 +41,16 @@ struct SpoolBinary {
             stderr: String(decoding: stderr, as: UTF8.self))
     }
 
-    /// Starts `spool serve` on the spool; its log goes to `serve-<n>.log` beside the spool.
+    /// Starts `spool serve` on the spool; its log goes to `<spool>-<name>.log` beside the spool.
     func serve(_ extra: [String] = [], environment: [String: String] = [:], log name: String) throws -> Process {
+        try start(["serve", "--spool", spool, "--rescan-seconds", "0.5"] + extra, environment: environment, log: name)
+    }
+
+    /// Starts the binary without waiting for it; its output goes to `<spool>-<name>.log` beside the spool.
+    func start(_ arguments: [String], environment: [String: String] = [:], log name: String) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = ["serve", "--spool", spool, "--rescan-seconds", "0.5"] + extra
+        process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let logPath = spool + "-" + name + ".log"
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
@@ -96,7 +101,7 @@ final class Workspace: Sendable {
     }
 }
 
-/// The `spool serve` processes started on each spool.
+/// The processes `SpoolBinary.start` began on each spool (servers, and commands that wait), killed with their workspace.
 private enum Servers {
     /// Lock-guarded: tests run in parallel.
     private final class Registry: @unchecked Sendable {
