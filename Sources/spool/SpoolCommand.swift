@@ -27,8 +27,9 @@ struct SpoolCommand: AsyncParsableCommand {
             } else {
                 try command.run()
             }
-        } catch let error where error is CleanExit || error is ExitCode {
-            // Help asked of a command group, or an exit code already chosen: as the library does them.
+        } catch let error where error is CleanExit || error is ExitCode || exitCode(for: error) == .success {
+            // Help asked of the root or of a command group (which the library throws from `run`), or an
+            // exit code already chosen: as the library does them.
             exit(withError: error)
         } catch {
             // Found while running, not a misuse of the command line: the message alone, no usage.

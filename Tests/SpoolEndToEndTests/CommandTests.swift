@@ -30,8 +30,12 @@ import Testing
             #expect(output.stderr.contains(expected), "\(arguments): \(output.stderr)")
             #expect(!output.stderr.contains("Usage:"), "an error found while running is no misuse: \(output.stderr)")
         }
-        let help = try binary.run(["cron"])
-        #expect(help.status == 0 && help.stdout.contains("OVERVIEW") && help.stderr.isEmpty, "help goes to stdout")
+        for arguments in [["cron"], ["--help"], ["help"], ["help", "send"], ["send", "--help"], ["cron", "--help"]] {
+            let help = try binary.run(arguments)
+            #expect(
+                help.status == 0 && help.stdout.hasPrefix("OVERVIEW") && help.stderr.isEmpty,
+                "\(arguments): help goes to stdout: \(help.stderr)")
+        }
         let noRun = try binary.run(["runs", "--status", "bogus"])
         #expect(noRun.status != 0 && noRun.stderr.contains("Usage: spool runs"), "a misuse shows its command's usage")
         let missing = try SpoolBinary(spool: workspace.directory + "/nowhere").run(["runs"])

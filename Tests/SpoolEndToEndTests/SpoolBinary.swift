@@ -31,7 +31,8 @@ struct SpoolBinary {
     /// Runs a command to completion and returns what it printed.
     @discardableResult
     func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Output {
-        let needsSpool = arguments.first != "cron" && arguments.prefix(2) != ["demo", "csv"]
+        let needsSpool =
+            !["cron", "help", "--help"].contains(arguments.first) && arguments.prefix(2) != ["demo", "csv"]
         let process = try launch(arguments + (needsSpool ? ["--spool", spool] : []), environment: environment)
         let stdout = (process.standardOutput as! Pipe).fileHandleForReading.readDataToEndOfFile()
         let stderr = (process.standardError as! Pipe).fileHandleForReading.readDataToEndOfFile()
