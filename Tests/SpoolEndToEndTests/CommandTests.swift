@@ -23,6 +23,7 @@ import Testing
             (["send", "x/y", "--data", "[1]"], "must be a JSON object"),
             (["send", "", "--data", "{}"], "name"),
             (["show", "../etc"], "not a run id"),
+            (["cron", "next", "0 0 31 2 *"], "never fires"),
         ]
         for (arguments, expected) in cases {
             let output = try binary.run(arguments)
@@ -35,6 +36,10 @@ import Testing
             #expect(
                 help.status == 0 && help.stdout.hasPrefix("OVERVIEW") && help.stderr.isEmpty,
                 "\(arguments): help goes to stdout: \(help.stderr)")
+        }
+        for option in ["--backoff", "--jitter", "--rescan-seconds"] {
+            let serve = try binary.run(["serve", option, "inf"])
+            #expect(serve.status == 64 && serve.stderr.contains("no greater than a year"), "\(option): \(serve.stderr)")
         }
         let noRun = try binary.run(["runs", "--status", "bogus"])
         #expect(noRun.status != 0 && noRun.stderr.contains("Usage: spool runs"), "a misuse shows its command's usage")

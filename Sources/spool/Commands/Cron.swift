@@ -36,7 +36,11 @@ struct Cron: AsyncParsableCommand {
                 start = parsed
             }
             guard count >= 1 else { throw ValidationError("--count must be at least 1") }
-            for date in cron.nextTimes(after: start, count: count) { print(ISO8601DateFormatter().string(from: date)) }
+            let times = cron.nextTimes(after: start, count: count)
+            guard !times.isEmpty else {
+                throw ValidationError("\(expression) never fires: no date matches it (31 February, say)")
+            }
+            for date in times { print(ISO8601DateFormatter().string(from: date)) }
         }
     }
 }

@@ -37,12 +37,24 @@ struct Serve: AsyncParsableCommand {
 
     mutating func validate() throws {
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
-        guard retentionDays >= 1 else { throw ValidationError("--retention-days must be at least 1") }
+        guard (1...36_500).contains(retentionDays) else {
+            throw ValidationError("--retention-days must be from 1 to 36500")
+        }
         guard rescanSeconds > 0 else { throw ValidationError("--rescan-seconds must be positive") }
+        _ = try Self.duration(seconds: rescanSeconds, of: "--rescan-seconds")
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
         if let retries, retries < 0 { throw ValidationError("--retries cannot be negative") }
         if let jitter, jitter < 0 { throw ValidationError("--jitter cannot be negative") }
+        if let jitter { _ = try Self.duration(seconds: jitter, of: "--jitter") }
         _ = try backoffTable()
+    }
+
+    /// Seconds given on the command line, refused unless finite and at most a year.
+    private static func duration(seconds: Double, of option: String) throws -> Duration {
+        guard seconds.isFinite, seconds <= 365 * 24 * 3600 else {
+            throw ValidationError("\(option) must be a number of seconds no greater than a year (31536000)")
+        }
+        return .milliseconds(Int(seconds * 1000))
     }
 
     private func backoffTable() throws -> [Duration]? {
@@ -51,17 +63,18 @@ struct Serve: AsyncParsableCommand {
         guard !table.isEmpty, table.allSatisfy({ $0 != nil && $0! >= 0 }) else {
             throw ValidationError("--backoff must be seconds separated by commas, e.g. 15,30,60")
         }
-        return table.map { .milliseconds(Int($0! * 1000)) }
+        return try table.map { try Self.duration(seconds: $0!, of: "--backoff") }
     }
 
     /// The functions with the retry options applied.
     private func functions(_ services: FolksbaseServices) throws -> [SpoolFunction] {
         let table = try backoffTable()
+        let jitter = try jitter.map { try Self.duration(seconds: $0, of: "--jitter") }
         return FolksbaseFunctions.all(services).map { function in
             var function = function
             if let retries { function.retry.retries = retries }
             if let table { function.retry.backoff = table }
-            if let jitter { function.retry.jitter = .zero ... .milliseconds(Int(jitter * 1000)) }
+            if let jitter { function.retry.jitter = .zero...jitter }
             return function
         }
     }
@@ -81,7 +94,7 @@ struct Serve: AsyncParsableCommand {
         var configuration = SpoolServer.Configuration()
         configuration.concurrency = concurrency
         configuration.retention = .seconds(retentionDays * 24 * 3600)
-        configuration.rescanInterval = .milliseconds(Int(rescanSeconds * 1000))
+        configuration.rescanInterval = try Self.duration(seconds: rescanSeconds, of: "--rescan-seconds")
         let server = SpoolServer(
             layout: layout, functions: try functions(services), configuration: configuration, writer: writer,
             logger: logger)
