@@ -130,6 +130,17 @@ import Testing
         #expect(throws: NonRetriableError.self) { try ContactColumns(header: ["a"], mapping: ["zz": "email"]) }
     }
 
+    @Test func aMappingLeavesTheFieldsItDoesNotNameToTheHeaderNames() throws {
+        let workEmail = try ContactColumns(
+            header: ["Work Email", "First Name", "Last Name", "Phone"], mapping: ["Work Email": "email"])
+        #expect(workEmail.columns == [.email: 0, .firstName: 1, .lastName: 2, .phone: 3])
+        let given = try ContactColumns(header: ["Email", "Given"], mapping: ["Given": "firstName"])
+        #expect(given.columns == [.email: 0, .firstName: 1])
+        // A mapped column is not also read under its own name.
+        let moved = try ContactColumns(header: ["Email", "Phone", "Mobile"], mapping: ["Phone": "company"])
+        #expect(moved.columns == [.email: 0, .company: 1, .phone: 2])
+    }
+
     @Test func aMappingNamesColumnsAsTheHeaderShowsThemAndGivesEachFieldOneColumn() throws {
         let spaced = try ContactColumns(header: ["E-mail Address ", "Name"], mapping: ["E-mail Address ": "email"])
         #expect(spaced.columns == [.email: 0])

@@ -204,6 +204,39 @@ import Testing
         }
     }
 
+    /// A contact keeps only the last import's id; an import's own later rows are duplicates all the same.
+    @Test func twoImportsOfOneWorkspaceAtOnceEachSkipTheirOwnDuplicates() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = try makeStore(in: directory)
+            let (workspace, user) = try await owners(store)
+            let one = try await newImport(store, workspace, user)
+            let two = try await newImport(store, workspace, user)
+            func apply(_ job: ImportRecord, chunk: Int, _ rows: [ContactRow]) async throws -> ChunkResult {
+                try await store.applyImportChunk(
+                    importID: job.id, workspaceID: workspace.id, chunk: chunk, rows: rows, invalid: [])
+            }
+
+            #expect(try await apply(one, chunk: 1, [row(1, "a@example.com", first: "One")]).inserted == 1)
+            #expect(try await apply(two, chunk: 1, [row(1, "a@example.com", first: "Two")]).updated == 1)
+            let oneLater = try await apply(one, chunk: 2, [row(7, "a@example.com", first: "One again")])
+            #expect(
+                oneLater
+                    == ChunkResult(
+                        inserted: 0, updated: 0, skipped: 1,
+                        errors: [RowError(row: 7, reason: "duplicate of row 1", email: "a@example.com")]))
+            let twoLater = try await apply(two, chunk: 2, [row(9, "a@example.com", first: "Two again")])
+            #expect(twoLater.skipped == 1 && twoLater.errors.first?.reason == "duplicate of row 1")
+            #expect(try await storedContacts(store, workspaceID: workspace.id).map(\.firstName) == ["Two"])
+
+            _ = try await store.completeImport(
+                id: one.id, totalRows: 2, inserted: 1, updated: 0, skipped: 1, errorLog: [], errorCount: 1)
+            let notes = try await SQLiteConnection(path: directory + "/folksbase.sqlite").read { db in
+                try db.fetchAll("SELECT import_id FROM import_overwritten") { $0.string(at: 0) }
+            }
+            #expect(notes.isEmpty, "a completed import's notes are gone: \(notes)")
+        }
+    }
+
     @Test func aLaterImportOfTheSameEmailsUpdatesThem() async throws {
         try await withTemporaryDirectory { directory in
             let store = try makeStore(in: directory)
@@ -495,8 +528,8 @@ import Testing
             }
 
             let store = try SQLiteFolksbaseStore(path: path, clock: ManualClock())
-            #expect(try await userVersion(store) == 4)
-            #expect(Schema.version == 4)
+            #expect(try await userVersion(store) == 5)
+            #expect(Schema.version == 5)
             let page = try await store.contactFieldsPage(workspaceID: "ws_1", after: nil, limit: 10)
             #expect(page.count == 1 && page.cursor == ContactCursor(createdAt: time, id: "ct_1"))
             let old = try #require(try await store.importRecord(id: "imp_old"))
@@ -515,7 +548,7 @@ import Testing
 
             let before = try await dumpContacts(store)
             let reopened = try SQLiteFolksbaseStore(path: path)
-            #expect(try await userVersion(reopened) == 4)
+            #expect(try await userVersion(reopened) == 5)
             #expect(try await dumpContacts(reopened) == before)
             #expect(try await reopened.importRecord(id: job.id) == job)
         }
@@ -524,7 +557,7 @@ import Testing
     @Test func aFreshFileIsAtTheLatestVersion() async throws {
         try await withTemporaryDirectory { directory in
             let store = try makeStore(in: directory)
-            #expect(try await userVersion(store) == 4)
+            #expect(try await userVersion(store) == 5)
             let indexes = try await store.connection.read { db in
                 try db.fetchAll(
                     "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'contacts' AND sql IS NOT NULL"

@@ -105,6 +105,7 @@ extension SQLiteFolksbaseStore {
                         error_log = ?, error_count = ?, error = NULL, completed_at = ?
                     WHERE id = ?
                     """, totalRows, inserted, updated, skipped, log, errorCount, time, id)
+                try db.execute("DELETE FROM import_overwritten WHERE import_id = ?", id)
                 return try Self.requireImport(id: id, db)
             }
         }
@@ -153,6 +154,7 @@ extension SQLiteFolksbaseStore {
         var inserted = 0
         var updated = 0
         var duplicates: [RowError] = []
+        let concurrent = try ConcurrentImports(importID: importID, workspaceID: workspaceID, db)
         let statement = try db.statement(upsertSQL)
         defer { statement.reset() }
         try statement.bind(workspaceID, at: 2)
@@ -167,6 +169,11 @@ extension SQLiteFolksbaseStore {
         for row in rows {
             let contact = row.contact
             assert(contact.email == StoredEmail.normalize(contact.email), "the caller normalizes emails")
+            if let first = concurrent.rowOverwritten(email: contact.email) {
+                duplicates.append(RowError(row: row.row, reason: "duplicate of row \(first)", email: contact.email))
+                continue
+            }
+            try concurrent.noteOverwrite(email: contact.email)
             let id = RecordID.make(RecordID.contact, using: &random)
             try statement.bind(id, at: 1)
             try statement.bind(contact.email, at: 3)

@@ -122,6 +122,18 @@ enum Schema {
         CREATE INDEX contacts_workspace_created_fields
             ON contacts(workspace_id, created_at, id, email, first_name, last_name, company, phone);
         """,
+        // 5: imports of one workspace at once still skip their own duplicates.
+        """
+        -- A contact an import wrote and another import, still processing, then wrote over: a later
+        -- row of the first import with that email is a duplicate of `import_row` all the same.
+        -- Written only while two imports of one workspace run at once; gone when the first completes.
+        CREATE TABLE import_overwritten (
+            import_id TEXT NOT NULL,
+            email TEXT NOT NULL,
+            import_row INTEGER NOT NULL,
+            PRIMARY KEY (import_id, email)
+        ) WITHOUT ROWID;
+        """,
     ]
 
     /// The version a fully migrated database reports.

@@ -34,14 +34,15 @@ public struct ContactColumns: Sendable, Hashable {
     /// `columns` in `Field.allCases` order, nil where absent: read for every row without hashing.
     private let columnOfField: [Int?]
 
-    /// Columns from the import's mapping (CSV header → field), or from the header's names.
+    /// Columns from the import's mapping (CSV header → field), then from the header's names for
+    /// the fields the mapping leaves out, among the columns it leaves out.
     ///
     /// A mapping's column names are compared as the header's are: trimmed, and without the quote
     /// an export puts before a value a spreadsheet would run as a formula.
     public init(header: [String], mapping: [String: String]? = nil) throws {
         var columns: [Field: Int] = [:]
         let names = header.map(Self.columnName)
-        if let mapping, !mapping.isEmpty {
+        if let mapping {
             if let problem = Self.problem(inMapping: mapping) { throw NonRetriableError(problem) }
             for (column, fieldName) in mapping {
                 guard let index = names.firstIndex(of: Self.columnName(column)) else {
@@ -49,17 +50,18 @@ public struct ContactColumns: Sendable, Hashable {
                 }
                 columns[Field(rawValue: fieldName)!] = index
             }
-        } else {
-            for (index, name) in names.enumerated() {
-                if let field = Self.aliases[Self.squash(name)], columns[field] == nil { columns[field] = index }
-            }
+        }
+        let mapped = Set(columns.values)
+        for (index, name) in names.enumerated() where !mapped.contains(index) {
+            if let field = Self.aliases[Self.squash(name)], columns[field] == nil { columns[field] = index }
         }
         guard columns[.email] != nil else {
             var shown = names.joined(separator: ",")
             if shown.count > Self.maxHeaderShown {
                 shown = shown.prefix(Self.maxHeaderShown) + "… (\(names.count) columns)"
             }
-            throw NonRetriableError("no email column: the header is \(shown); name one \"Email\" or pass a mapping")
+            throw NonRetriableError(
+                "no email column: the header is \(shown); name one \"Email\" or map one to email with --mapping")
         }
         self.columns = columns
         self.headerCount = header.count

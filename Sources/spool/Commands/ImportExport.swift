@@ -15,7 +15,10 @@ struct Import: AsyncParsableCommand {
     var file: String
     @Option(help: "The workspace id.") var workspace: String
     @Option(help: "The user to notify.") var user: String
-    @Option(help: "Column mapping as JSON, CSV header -> field (email, firstName, lastName, company, phone).")
+    @Option(
+        help: ArgumentHelp(
+            "Column mapping as JSON, CSV header -> field (email, firstName, lastName, company, phone); "
+                + "the fields it leaves out are found by header name."))
     var mapping: String?
     @Flag(help: "Return once the event is sent.") var noWait = false
 
