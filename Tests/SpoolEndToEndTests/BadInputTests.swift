@@ -380,7 +380,8 @@ private enum BadInputGroup {
         try await poll("incoming/ and runs/ are drained", seconds: 30, detail: leftovers) {
             let claims = try Disk.list(fixture.layout.tmp).filter { $0.hasPrefix(ClaimName.prefix) }
             let live = try RunLocator(layout: fixture.layout).all(in: ["runs"])
-            return try Disk.listVisible(fixture.layout.incoming).isEmpty && claims.isEmpty && live.isEmpty
+            let events = try Disk.listVisible(fixture.layout.incoming).filter { $0.hasSuffix(".json") }
+            return events.isEmpty && claims.isEmpty && live.isEmpty
         }
         snapshot = try await blocking { try reader.read() }
 
@@ -832,14 +833,22 @@ private enum EventFileRows {
         Row(
             "dot-file", "a valid event named `.x.json`", .leftAlone, name: ".dot-file.json"
         ) { fixture, row in try fixture.drop(fixture.welcome(row.tag), as: row.file) }
-        .verifying { fixture, row, snapshot in
-            let runs = snapshot.runs(tagged: row.tag).count
-            let same =
-                (try? Data(contentsOf: URL(fileURLWithPath: fixture.layout.incoming + "/" + row.file)))
-                == Data(fixture.welcome(row.tag).utf8)
-            return (same && runs == 0, "content unchanged: \(same), runs: \(runs)")
-        },
+        .verifying(unchangedWithoutARun),
+        Row(
+            "a name not ending in .json", "a valid event named `x.json.tmp`, as a producer writing in place names it",
+            .leftAlone, name: "in-place.json.tmp"
+        ) { fixture, row in try fixture.drop(fixture.welcome(row.tag), as: row.file) }
+        .verifying(unchangedWithoutARun),
     ]
+
+    /// The row's file is still in `incoming/` as it was dropped, and no run came from it.
+    static let unchangedWithoutARun: Row.Verify = { fixture, row, snapshot in
+        let runs = snapshot.runs(tagged: row.tag).count
+        let same =
+            (try? Data(contentsOf: URL(fileURLWithPath: fixture.layout.incoming + "/" + row.file)))
+            == Data(fixture.welcome(row.tag).utf8)
+        return (same && runs == 0, "content unchanged: \(same), runs: \(runs)")
+    }
 
     static let latin1Name: [UInt8] = Array("caf".utf8) + [0xE9] + Array("-latin1.json".utf8)
 
@@ -1069,6 +1078,19 @@ private enum RunFileRows {
                     $0.contains("notes-not-a-run") && !$0.contains("housekeeping failed")
                 }
                 return (lines.count == 1, "the server logged it once, then left it alone")
+            },
+            Row(
+                "a stray folder in runs/", "`runs/junk-folder/` holding only `notes.txt`", .rejected("not a run"),
+                name: "runs/junk-folder"
+            ) { fixture, row in
+                let staged = fixture.layout.tmp + "/" + UUID().uuidString
+                try FileManager.default.createDirectory(atPath: staged, withIntermediateDirectories: false)
+                try Data("notes".utf8).write(to: URL(fileURLWithPath: staged + "/notes.txt"))
+                try Disk.rename(staged, fixture.layout.root + "/" + row.file)
+            }
+            .verifying { _, row, snapshot in
+                let kept = snapshot.rejection(of: row.file).map { Disk.exists($0.path + "/notes.txt") } ?? false
+                return (kept, kept ? "moved whole, its content kept" : "its content is gone")
             },
         ]
     }

@@ -49,8 +49,22 @@ import Testing
         #expect(await harness.executor.execute(id) == .finished)
         #expect(calls["first"] == 1)
         #expect(calls["second"] == 2)
-        #expect(try harness.admin.runs(status: .completed).map(\.id) == [id.rawValue])
+        let completed = try harness.admin.runs(status: .completed)
+        #expect(completed.map(\.id) == [id.rawValue])
+        #expect(completed.first?.error == nil, "a completed run shows no error of an attempt before it")
+        let steps = try harness.admin.detail(id).steps
+        #expect(steps.map(\.attempts) == [1, 2], "the attempts before and after the retry, both counted")
         await #expect(throws: SpoolError.self) { try await harness.admin.retry(id) }
+    }
+
+    @Test func aFailedRunWhoseRecordCannotBeReadIsListedAndNotRetriedSilently() async throws {
+        let (harness, id) = try await Self.harnessWithAFailedRun()
+        try Data("{bad".utf8).write(to: URL(fileURLWithPath: harness.layout.failedRun(id) + "/" + RunFiles.record))
+        let listed = try harness.admin.runs(status: .failed)
+        #expect(listed.map(\.id) == [id.rawValue])
+        #expect(listed.first?.error?.contains("run.json cannot be read") == true, "\(listed)")
+        #expect(try harness.admin.runs(status: .completed).isEmpty)
+        await #expect(throws: Error.self) { try await harness.admin.retry(id) }
     }
 
     @Test func aRetryInterruptedBeforeItsMoveLeavesARunThatIsStillListedAndRetriedAsFailed() async throws {

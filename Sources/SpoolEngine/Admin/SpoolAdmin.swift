@@ -33,7 +33,18 @@ public struct SpoolAdmin: Sendable {
             default: ["runs"]
             }
         return try locator.all(in: folders).compactMap { location in
-            guard let record = try? RunRecord.read(from: location.directory + "/" + RunFiles.record) else { return nil }
+            let record: RunRecord
+            do {
+                record = try RunRecord.read(from: location.directory + "/" + RunFiles.record)
+            } catch {
+                // Listed where its folder says what it is, so that it is seen (and `retry --all-failed` names it).
+                guard function == nil, let folderStatus = Self.finishedStatus(of: location.folder),
+                    status == nil || status == folderStatus
+                else { return nil }
+                return RunSummary(
+                    id: location.id.rawValue, function: "?", status: folderStatus, folder: location.folder, event: "?",
+                    createdAt: "?", finishedAt: nil, wakeAt: nil, error: "\(RunFiles.record) cannot be read: \(error)")
+            }
             // A finished run's folder is its status: the record can say otherwise for a moment (a retry
             // rewrites it before moving the run back into runs/, and may be interrupted between).
             if let status, location.folder == "runs", record.status != status { return nil }
@@ -62,9 +73,12 @@ public struct SpoolAdmin: Sendable {
         let log = RunLog.read(location.directory + "/" + RunFiles.log)
         return RunDetail(
             record: record, folder: location.folder, directory: location.directory,
-            steps: try steps(in: location.directory + "/" + RunFiles.steps, log: log, prefix: "", record: record),
+            steps: try steps(
+                in: location.directory + "/" + RunFiles.steps, log: log, prefix: "", record: record,
+                folderStatus: Self.finishedStatus(of: location.folder)),
             onFailureSteps: try steps(
-                in: location.directory + "/" + RunFiles.onFailureSteps, log: log, prefix: "on-failure/", record: record),
+                in: location.directory + "/" + RunFiles.onFailureSteps, log: log, prefix: "on-failure/", record: record,
+                folderStatus: Self.finishedStatus(of: location.folder)),
             log: log)
     }
 
@@ -212,8 +226,9 @@ public struct SpoolAdmin: Sendable {
     }
 
     /// Steps from the step files and the log: attempts, duration of the last attempt, last error.
-    private func steps(in folder: String, log: [RunLogEntry], prefix: String, record: RunRecord) throws -> [StepSummary]
-    {
+    private func steps(
+        in folder: String, log: [RunLogEntry], prefix: String, record: RunRecord, folderStatus: RunStatus?
+    ) throws -> [StepSummary] {
         var order: [String] = []
         var byID: [String: StepSummary] = [:]
         func entry(_ id: String) -> StepSummary {
@@ -230,12 +245,13 @@ public struct SpoolAdmin: Sendable {
             let id = String(name.dropFirst(prefix.count))
             var step = entry(id)
             switch line.kind {
+            // Attempts are counted, not read: a `spool retry` numbers them from 1 again.
             case .stepCompleted:
-                step.attempts = max(step.attempts, line.attempt ?? step.attempts + 1)
+                step.attempts += 1
                 step.state = .completed
                 step.durationMs = line.durationMs
             case .stepFailed:
-                step.attempts = max(step.attempts, line.attempt ?? step.attempts + 1)
+                if line.attempt != nil { step.attempts += 1 }
                 step.state = line.wakeAt == nil ? .failed : .retrying
                 step.error = line.error
             case .sleeping:
@@ -252,6 +268,12 @@ public struct SpoolAdmin: Sendable {
             step.attempts = max(step.attempts, 1)
             byID[id] = step
         }
-        return order.compactMap { byID[$0] }
+        // A run that ended while a step waited to retry or woke from sleep leaves that step failed.
+        let ended = folderStatus.map { !$0.isLive } ?? !record.status.isLive
+        return order.compactMap { byID[$0] }.map { step in
+            var step = step
+            if ended && (step.state == .retrying || step.state == .sleeping) { step.state = .failed }
+            return step
+        }
     }
 }

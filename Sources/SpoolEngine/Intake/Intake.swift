@@ -25,6 +25,8 @@ struct Intake: Sendable {
     /// link or a device cannot be opened to be locked: the intake and a rescan's recovery of the
     /// same claim must not both reject it.
     private let claimsInProgress = LockedValue<Set<String>>([])
+    /// Names in `incoming/` that are not events (not `*.json`), each logged once by this process.
+    private let namesNotEvents = LockedValue<Set<String>>([])
 
     /// The user this process writes as, read once: a kept claim must already be its own.
     private static let effectiveUser = geteuid()
@@ -38,6 +40,13 @@ struct Intake: Sendable {
     ///   notification, so a file still being written in place gets time to finish.
     func accept(_ name: String, settled: Bool = true) async throws -> [RunID] {
         guard !name.hasPrefix(".") else { return [] }
+        guard name.hasSuffix(".json") else {
+            // A producer's own temp name (`x.json.tmp`), renamed to `*.json` when it is complete.
+            if namesNotEvents.withLock({ $0.insert(name).inserted }) {
+                logger.notice("incoming/\(name) is left alone: only *.json files there are events")
+            }
+            return []
+        }
         let now = clock.now()
         return try await writer.gated { try await acceptNow(name, settled: settled, now: now) }
     }

@@ -324,6 +324,7 @@ struct RunExecutor: Sendable {
         if status == .completed {
             record.currentStep = nil
             record.attempt = 0
+            record.lastError = nil
         }
         if removingTempFiles { await removeLeftoverTempFiles(in: directory) }
         try await move(record, endedAt: now, log: log)
@@ -345,7 +346,12 @@ struct RunExecutor: Sendable {
                     error: "could not be moved out of runs/ as \(status.rawValue): \(error); it is finished again"))
             throw error
         }
-        logger.info("run \(record.id) \(status.rawValue)")
+        if status == .failed, let error = record.lastError {
+            let step = error.step.map { " at step \($0)" } ?? ""
+            logger.error("run \(record.id) failed\(step): \(error.message); `spool retry \(record.id)` resumes it")
+        } else {
+            logger.info("run \(record.id) \(status.rawValue)")
+        }
     }
 
     /// Removes the temp files of writers killed mid-publish in earlier executions, so none moves
@@ -363,15 +369,15 @@ struct RunExecutor: Sendable {
         }
     }
 
-    /// Moves something in `runs/` that is not a directory (a stray file, a symbolic link) to
-    /// `rejected/`: it is not a run, and every reader of `runs/` expects run directories.
-    private func rejectStray(_ id: RunID) async throws {
+    /// Moves something in `runs/` that is not a run (a stray file, a symbolic link, a folder with
+    /// none of a run's files) to `rejected/`: every reader of `runs/` expects run directories.
+    private func rejectStray(_ id: RunID, reason: String = "not a run: runs/ holds only run directories") async throws {
         let now = clock.now()
         let rejection = Rejection(layout: layout)
         let target = try await writer.perform {
             try rejection.reject(
-                layout.liveRun(id), originalName: id.rawValue, from: "runs",
-                reason: "not a run: runs/ holds only run directories", hint: "move it where it belongs", now: now)
+                layout.liveRun(id), originalName: id.rawValue, from: "runs", reason: reason,
+                hint: "move it where it belongs", now: now)
         }
         logger.warning("runs/\(id) is not a run directory; moved to \(target)")
     }
@@ -421,6 +427,13 @@ struct RunExecutor: Sendable {
         {
             logger.warning("run \(id) has no \(damage.file) yet; waiting for whoever is copying it in")
             return .wake(at: changed.addingTimeInterval(Self.copyGrace))
+        }
+        if damage.missing, damage.file == RunFiles.record,
+            ![RunFiles.event, RunFiles.log].contains(where: { Disk.exists(directory + "/" + $0) })
+        {
+            try await rejectStray(
+                id, reason: "not a run: a folder in runs/ without run.json, event.json or log.jsonl")
+            return .finished
         }
         var message = "\(damage.file) \(damage.detail)"
         if !damage.missing {

@@ -54,7 +54,8 @@ public struct RunRecord: Codable, Sendable, Hashable {
     public var updatedAt: String
     public var startedAt: String?
     public var finishedAt: String?
-    /// Failed attempts of `currentStep` so far (0 once it succeeds).
+    /// Failed attempts of `currentStep` so far: 0 once it succeeds, and once the run is failing
+    /// (`onFailure`'s steps count their own; the log keeps every attempt).
     public var attempt: Int
     /// The step being retried or slept on.
     public var currentStep: String?

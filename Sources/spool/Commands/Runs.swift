@@ -24,7 +24,7 @@ struct Runs: AsyncParsableCommand {
         for run in runs {
             table.add(
                 run.id, run.function, run.status.rawValue, run.createdAt, run.finishedAt ?? run.wakeAt ?? "-",
-                run.error.map { String($0.prefix(60)) } ?? "")
+                run.error.map { $0.count > 60 ? $0.prefix(59) + "…" : $0 } ?? "")
         }
         print(table.render())
     }
