@@ -29,6 +29,25 @@ import Testing
         #expect(Disk.exists(spool.layout.root + "/while-frozen"))
     }
 
+    @Test func aFreezeThatTimesOutLeavesAUsersFreezeAndABackupRefusesToEndIt() throws {
+        let spool = try TempSpool()
+        let gate = FreezeGate(layout: spool.layout)
+        let mutation = HeldMutation(gate)
+        // The user's freeze, marked while a mutation is still in flight (as a second freeze would find it).
+        try DurableWriter.publishNow(Data("user".utf8), at: gate.markerPath)
+        #expect(throws: SpoolError.self) { try gate.freeze(timeout: .milliseconds(100)) }
+        mutation.end()
+        #expect(gate.isFrozen, "the freeze that was there stays")
+
+        let error = #expect(throws: SpoolError.self) {
+            try SpoolBackup(layout: spool.layout).backup(to: spool.layout.root + "-copy")
+        }
+        #expect(error?.message.contains("is frozen") == true, "\(String(describing: error))")
+        #expect(gate.isFrozen, "a refused backup leaves the user's freeze in place")
+        #expect(!Disk.exists(spool.layout.root + "-copy"))
+        try gate.thaw()
+    }
+
     @Test func overlappingMutationsOfOneProcessHoldTheFreezeOffUntilTheLastEnds() throws {
         let spool = try TempSpool()
         let gate = FreezeGate(layout: spool.layout)

@@ -38,6 +38,12 @@ public struct SpoolBackup: Sendable {
         }
         let snapshot = layout.root + "/.backup-" + Disk.uniqueSuffix()
         let gate = FreezeGate(layout: layout)
+        guard !gate.isFrozen else {
+            throw SpoolError(
+                .conflict,
+                "\(layout.root) is frozen (`spool freeze`), and a backup would thaw it under your own copy; "
+                    + "finish that copy and run `spool thaw`, then back up")
+        }
         try gate.freeze(timeout: freezeTimeout)
         let started = ContinuousClock.now
         do {

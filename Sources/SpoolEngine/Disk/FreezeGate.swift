@@ -50,8 +50,10 @@ public struct FreezeGate: Sendable {
         }
     }
 
-    /// Freezes the spool; returns once no mutation is in flight. Fails after `timeout`, thawed again.
+    /// Freezes the spool; returns once no mutation is in flight. Fails after `timeout`, thawed again
+    /// unless it was frozen already.
     public func freeze(timeout: Duration = .seconds(60)) throws {
+        let frozenAlready = isFrozen
         try DurableWriter.publishNow(Data(UTCTime.iso8601(Date()).utf8), at: markerPath)
         let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw SpoolError.system("open", path: lockPath) }
@@ -59,6 +61,9 @@ public struct FreezeGate: Sendable {
         let deadline = ContinuousClock.now + timeout
         while flock(fd, LOCK_EX | LOCK_NB) != 0 {
             guard ContinuousClock.now < deadline else {
+                if frozenAlready {
+                    throw SpoolError(.busy, "\(layout.root): a mutation did not finish within \(timeout); still frozen")
+                }
                 try? thaw()
                 throw SpoolError(.busy, "\(layout.root): a mutation did not finish within \(timeout); not frozen")
             }

@@ -98,8 +98,10 @@ struct Serve: AsyncParsableCommand {
         let server = SpoolServer(
             layout: layout, functions: try functions(services), configuration: configuration, writer: writer,
             logger: logger)
+        sayIfFrozen(layout)
         let group = ServiceGroup(
-            services: [SpoolService(server: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            services: [SpoolService(server: server, layout: layout, logger: logger)],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()
     }
 }
@@ -107,11 +109,22 @@ struct Serve: AsyncParsableCommand {
 /// The server as a lifecycle service: graceful shutdown lets running steps finish.
 struct SpoolService: Service {
     let server: SpoolServer
+    let layout: SpoolLayout
+    let logger: Logger
 
     func run() async throws {
         try await withGracefulShutdownHandler {
             try await server.run()
         } onGracefulShutdown: {
+            if FreezeGate(layout: layout).isFrozen {
+                let root = layout.root
+                logger.warning(
+                    """
+                    stopping, but \(root) is frozen (`spool freeze`): the writes in flight finish after \
+                    `spool thaw --spool \(root)`, then the server stops; a SIGKILL now leaves nothing \
+                    half-written (a step whose result was not recorded runs again)
+                    """)
+            }
             server.stop()
         }
     }
