@@ -168,7 +168,8 @@ public struct HTTPClient: Sendable {
     }
 
     private static func configure(_ easy: CurlEasy, _ request: HTTPRequest, _ configuration: Configuration) throws {
-        guard request.url.hasPrefix("http://") || request.url.hasPrefix("https://") else {
+        let scheme = request.url.prefix { $0 != ":" }.lowercased()
+        guard request.url.contains("://"), scheme == "http" || scheme == "https" else {
             throw TransferError(.invalidInput, "\(URLRedaction.redact(request.url)) is not an http(s) URL")
         }
         try easy.set(CURLOPT_PROTOCOLS_STR, "http,https")

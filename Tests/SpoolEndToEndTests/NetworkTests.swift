@@ -49,6 +49,28 @@ import Testing
         server.stop(SIGTERM)
     }
 
+    /// A 404 does not change with retries: the import fails at once and says why (the scheme's case does not matter).
+    @Test func anImportOfAURLThatIsNotThereFailsAtOnceSayingWhy() async throws {
+        let workspace = try Workspace()
+        let binary = try SpoolBinary(spool: workspace.spool)
+        let ids = try ServeTests.seed(binary)
+        let files = workspace.directory + "/served"
+        try FileManager.default.createDirectory(atPath: files, withIntermediateDirectories: true)
+        let http = try LocalServer(["python3", Self.servers + "/http_server.py", "{port}", files])
+        let server = try binary.serve(Self.fastRetries, log: "serve")
+        defer { server.stop(SIGKILL) }
+
+        let url = "HTTP://127.0.0.1:\(http.port)/missing.csv"
+        let output = try binary.run(["import", url, "--workspace", ids.workspaceId, "--user", ids.userId])
+        #expect(output.status != 0)
+        #expect((output.stdout + output.stderr).contains("404"), "\(output.stdout) \(output.stderr)")
+        let run = try #require(try workspace.runs(in: ["failed"]).first)
+        let record = try RunRecord.read(from: run.directory + "/run.json")
+        #expect(record.lastError?.nonRetriable == true && record.lastError?.step == "download-and-chunk")
+        #expect(RunLog.read(run.directory + "/log.jsonl").filter { $0.kind == .started }.count == 1)
+        server.stop(SIGTERM)
+    }
+
     @Test(.enabled(if: LocalServer.hasPythonModule("moto")))
     func anExportArrivesInTheBucketByteIdenticalToItsParts() async throws {
         let workspace = try Workspace()

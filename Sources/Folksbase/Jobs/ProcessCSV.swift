@@ -37,8 +37,12 @@ public enum ProcessCSV {
                     // A folder of its own: a file named like the run's own files (run.json) stays apart.
                     let downloads = directory + "/download"
                     try await services.writer.makeDirectory(downloads)
-                    let source = try await services.blobs.localFile(
-                        for: record.blobUrl, downloadingInto: downloads)
+                    let source: String
+                    do {
+                        source = try await services.blobs.localFile(for: record.blobUrl, downloadingInto: downloads)
+                    } catch  where PermanentBlobFailure.matches(error) {
+                        throw NonRetriableError("the import's file cannot be read: \(error)")
+                    }
                     let plan = try await services.chunker.chunk(source, into: chunks)
                     _ = try ContactColumns(header: plan.header, mapping: record.columnMapping)
                     return plan
