@@ -194,6 +194,10 @@ import Testing
         #expect(reason(["nope", "x", ""])?.hasPrefix("invalid email") == true)
         #expect(reason(["a@b.co", "x", "", "extra"]) == "4 fields, but the header has 3")
         #expect(reason(["a@b.co", String(repeating: "x", count: 1001), ""])?.contains("longer than") == true)
+        #expect(reason(["a@b.co", "A\u{0}nn", ""]) == "firstName contains a NUL character")
+        for invisible in ["ann@example.com\u{200B}", "a\u{0}nn@example.com", "\u{FEFF}ann@example.com"] {
+            #expect(reason([invisible, "", ""])?.hasPrefix("invalid email") == true, "\(invisible.debugDescription)")
+        }
     }
 
     @Test func whiteSpaceIsUnicodesOnBothPathsOfTheTrim() throws {

@@ -15,7 +15,8 @@ import Testing
             let created = try await first.connection.read { db in try db.fetchAll(tables) { $0.string(at: 0) } }
             #expect(
                 created == [
-                    "contacts", "exports", "import_chunks", "imports", "users", "workspace_members",
+                    "contacts", "exports", "import_chunks", "import_overwritten", "imports", "users",
+                    "workspace_members",
                     "workspace_settings", "workspaces",
                 ])
 

@@ -303,11 +303,13 @@ enum StoredEmail {
         guard !domain.isEmpty && !domain.contains(at) else { return false }
         var isASCII = true
         for byte in bytes {
-            if byte == UInt8(ascii: "<") || byte == UInt8(ascii: ">") || byte == 0x20 || (0x09...0x0D).contains(byte) {
+            if byte == UInt8(ascii: "<") || byte == UInt8(ascii: ">") || byte <= 0x20 || byte == 0x7F {
                 return false
             }
             if byte >= 0x80 { isASCII = false }
         }
-        return isASCII || !email.unicodeScalars.contains(where: \.isWhiteSpace)
+        // Invisible characters (a zero-width space) would make a second contact of one address.
+        return isASCII
+            || !email.unicodeScalars.contains { $0.isWhiteSpace || $0.properties.generalCategory == .format }
     }
 }

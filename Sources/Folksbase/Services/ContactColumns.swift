@@ -110,6 +110,9 @@ public struct ContactColumns: Sendable, Hashable {
             phone: value(.phone))
         let values = [rawEmail, contact.firstName, contact.lastName, contact.company, contact.phone]
         for (field, text) in zip(Field.allCases, values) {
+            if let text, text.utf8.contains(0) {
+                return .failure(RowError(row: row, reason: "\(field.rawValue) contains a NUL character", email: email))
+            }
             guard let text, text.utf8.count > Self.maxFieldLength, text.count > Self.maxFieldLength else { continue }
             return .failure(
                 RowError(
