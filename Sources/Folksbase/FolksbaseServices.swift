@@ -64,7 +64,14 @@ public struct FolksbaseServices: Sendable {
         configuration: Configuration? = nil
     ) throws -> FolksbaseServices {
         let configuration = configuration ?? Configuration(spool: spool)
-        let domain = configuration.sender.address.split(separator: "@").last.map(String.init) ?? "folksbase.test"
+        let sender = configuration.sender
+        guard EmailMessage.isAddress(sender.address), !(sender.name ?? "").contains(where: \.isNewline) else {
+            throw FolksbaseError(
+                .invalidInput,
+                "the sender \"\(sender.address)\" (--mail-from or SPOOL_MAIL_FROM) is not an email address; "
+                    + "give one like 'Folksbase <no-reply@example.com>'")
+        }
+        let domain = sender.address.split(separator: "@").last.map(String.init) ?? "folksbase.test"
         let mailer: any Mailer =
             if let smtpURL = configuration.smtpURL {
                 try SMTPMailer(
@@ -96,7 +103,8 @@ public struct FolksbaseServices: Sendable {
         }
         guard let directory = URL(string: url), directory.isFileURL else {
             throw FolksbaseError(
-                .invalidInput, "SPOOL_BLOB_URL \(url) must be s3://bucket/prefix or a file:// directory")
+                .invalidInput,
+                "the blob URL \(url) (--blob-url or SPOOL_BLOB_URL) must be s3://bucket/prefix or a file:// directory")
         }
         if let s3Configuration {
             sources["s3"] = S3BlobStore(bucket: "", configuration: s3Configuration)

@@ -45,8 +45,15 @@ struct SpoolOptions: ParsableArguments {
     @Option(name: .long, help: "The spool directory (default: $SPOOL_DIR, else ./spool).")
     var spool: String?
 
-    var layout: SpoolLayout {
-        SpoolLayout(root: spool ?? ProcessInfo.processInfo.environment["SPOOL_DIR"] ?? "./spool")
+    var layout: SpoolLayout { SpoolLayout(root: chosen.root) }
+
+    /// The spool directory and what named it: `--spool`, else `$SPOOL_DIR` (each ignored when empty), else ./spool.
+    private var chosen: (root: String, namedBy: String) {
+        if let spool, !spool.isEmpty { return (spool, "--spool") }
+        if let variable = ProcessInfo.processInfo.environment["SPOOL_DIR"], !variable.isEmpty {
+            return (variable, "$SPOOL_DIR")
+        }
+        return ("./spool", "the default")
     }
 
     /// The layout of an existing spool; a clear error otherwise.
@@ -54,7 +61,8 @@ struct SpoolOptions: ParsableArguments {
         let layout = self.layout
         guard layout.exists else {
             throw ValidationError(
-                "\(layout.root) is not a spool (no runs/ folder); start `spool serve --spool \(layout.root)` first")
+                "no spool at \(layout.root) (from \(chosen.namedBy); it has no runs/ folder): check the path, "
+                    + "or start `spool serve --spool \(layout.root)` to make one there")
         }
         return layout
     }

@@ -37,6 +37,8 @@ import Testing
                 help.status == 0 && help.stdout.hasPrefix("OVERVIEW") && help.stderr.isEmpty,
                 "\(arguments): help goes to stdout: \(help.stderr)")
         }
+        let sender = try binary.run(["serve", "--mail-from", "nobody"])
+        #expect(sender.status == 64 && sender.stderr.contains("the sender \"nobody\""), "\(sender.stderr)")
         for option in ["--backoff", "--jitter", "--rescan-seconds"] {
             let serve = try binary.run(["serve", option, "inf"])
             #expect(serve.status == 64 && serve.stderr.contains("no greater than a year"), "\(option): \(serve.stderr)")
@@ -44,7 +46,8 @@ import Testing
         let noRun = try binary.run(["runs", "--status", "bogus"])
         #expect(noRun.status != 0 && noRun.stderr.contains("Usage: spool runs"), "a misuse shows its command's usage")
         let missing = try SpoolBinary(spool: workspace.directory + "/nowhere").run(["runs"])
-        #expect(missing.status != 0 && missing.stderr.contains("not a spool"))
+        #expect(
+            missing.status != 0 && missing.stderr.contains("no spool at \(workspace.directory)/nowhere (from --spool"))
     }
 
     @Test func anImportForAWorkspaceThatDoesNotExistStoresNoCopyOfTheFile() throws {

@@ -255,7 +255,7 @@ public struct EmailMessage: Codable, Sendable, Hashable {
     }
 
     /// `local@domain`: printable ASCII without spaces or specials, one `@`.
-    private static func isAddress(_ address: String) -> Bool {
+    static func isAddress(_ address: String) -> Bool {
         let parts = address.split(separator: "@", omittingEmptySubsequences: false)
         guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty, address.utf8.count <= 320 else { return false }
         return address.unicodeScalars.allSatisfy { isAtext($0) || $0 == "." || $0 == "@" }

@@ -42,7 +42,10 @@ struct Serve: AsyncParsableCommand {
         }
         guard rescanSeconds > 0 else { throw ValidationError("--rescan-seconds must be positive") }
         _ = try Self.duration(seconds: rescanSeconds, of: "--rescan-seconds")
-        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
+        guard Logger.Level(rawValue: logLevel.lowercased()) != nil else {
+            let levels = Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")
+            throw ValidationError("unknown --log-level \(logLevel); levels are \(levels)")
+        }
         if let retries, retries < 0 { throw ValidationError("--retries cannot be negative") }
         if let jitter, jitter < 0 { throw ValidationError("--jitter cannot be negative") }
         if let jitter { _ = try Self.duration(seconds: jitter, of: "--jitter") }
@@ -80,7 +83,7 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let level = Logger.Level(rawValue: logLevel)!
+        let level = Logger.Level(rawValue: logLevel.lowercased())!
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
