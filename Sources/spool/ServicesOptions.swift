@@ -14,7 +14,10 @@ struct ServicesOptions: ParsableArguments {
     )
     var smtpURL: String?
 
-    @Option(help: "The sender of every email, e.g. 'Folksbase <no-reply@example.com>' ($SPOOL_MAIL_FROM).")
+    @Option(
+        help: ArgumentHelp(
+            "The sender of every email, e.g. 'Folksbase <no-reply@example.com>' "
+                + "($SPOOL_MAIL_FROM; default: Folksbase <no-reply@folksbase.test>)."))
     var mailFrom: String?
 
     func services(_ layout: SpoolLayout, writer: DurableWriter? = nil) throws -> FolksbaseServices {
