@@ -37,6 +37,8 @@ import Testing
                 help.status == 0 && help.stdout.hasPrefix("OVERVIEW") && help.stderr.isEmpty,
                 "\(arguments): help goes to stdout: \(help.stderr)")
         }
+        let negative = try binary.run(["serve", "--concurrency", "-1"])
+        #expect(negative.status == 64 && negative.stderr.contains("at least 1"), "\(negative.stderr)")
         let sender = try binary.run(["serve", "--mail-from", "nobody"])
         #expect(sender.status == 64 && sender.stderr.contains("the sender \"nobody\""), "\(sender.stderr)")
         for option in ["--backoff", "--jitter", "--rescan-seconds"] {

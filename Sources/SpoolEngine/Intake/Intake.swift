@@ -307,7 +307,8 @@ struct Intake: Sendable {
         let target = try await writer.perform(gated: false) {
             try rejection.reject(claim, originalName: original, reason: reason, problems: problems, now: now)
         }
-        logger.warning("rejected incoming/\(original): \(reason) \(problems.joined(separator: "; ")) -> \(target)")
+        let detail = problems.isEmpty ? "" : " (" + problems.joined(separator: "; ") + ")"
+        logger.warning("rejected incoming/\(original): \(reason)\(detail) -> \(target)")
     }
 
     private static func kind(of path: String) -> String {

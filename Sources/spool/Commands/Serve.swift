@@ -14,22 +14,27 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var options: SpoolOptions
     @OptionGroup var servicesOptions: ServicesOptions
 
-    @Option(help: "Runs executed at once by this process.")
+    // `.unconditional`: a negative number is taken as the value (and refused by `validate`), not as a flag.
+    @Option(parsing: .unconditional, help: "Runs executed at once by this process.")
     var concurrency: Int = 4
 
-    @Option(help: "Days finished runs stay in done/ and cancelled/.")
+    @Option(parsing: .unconditional, help: "Days finished runs stay in done/ and cancelled/.")
     var retentionDays: Int = 30
 
-    @Option(help: "Seconds between rescans of incoming/ and runs/ (inotify catches changes sooner).")
+    @Option(
+        parsing: .unconditional,
+        help: "Seconds between rescans of incoming/ and runs/ (inotify catches changes sooner).")
     var rescanSeconds: Double = 5
 
-    @Option(help: "Retries after a step's first attempt, for every function (default: each function's own, usually 4).")
+    @Option(
+        parsing: .unconditional,
+        help: "Retries after a step's first attempt, for every function (default: each function's own, usually 4).")
     var retries: Int?
 
     @Option(help: "Back-off table in seconds, e.g. 15,30,60 (default: Inngest's 15s … 2h); the last entry repeats.")
     var backoff: String?
 
-    @Option(help: "Most random seconds added to each back-off (default 30).")
+    @Option(parsing: .unconditional, help: "Most random seconds added to each back-off (default 30).")
     var jitter: Double?
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
