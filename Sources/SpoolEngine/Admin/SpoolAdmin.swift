@@ -193,7 +193,7 @@ public struct SpoolAdmin: Sendable {
     /// A run that left `runs/` after the request was written: its executor cancelled it, or it had
     /// ended already (the request, too late, is withdrawn), or it failed and `spool retry` brought
     /// it back, which withdrew the request.
-    func outcomeOfARunThatLeft(_ id: RunID) async throws -> CancelOutcome {
+    public func outcomeOfARunThatLeft(_ id: RunID) async throws -> CancelOutcome {
         let location = try locate(id)
         switch location.folder {
         case "cancelled":

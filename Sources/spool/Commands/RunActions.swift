@@ -67,12 +67,23 @@ struct Cancel: AsyncParsableCommand {
 
     @OptionGroup var options: SpoolOptions
     @Argument(help: "The run id.") var run: String
+    @Flag(help: "Return once the request is written, without waiting for a running run to stop.") var noWait = false
 
     func run() async throws {
         let id = try parseRunID(run)
-        switch try await SpoolAdmin(layout: options.changeableLayout()).cancel(id) {
-        case .cancelled: print("\(id) cancelled")
-        case .requested: print("\(id) is running; it stops at its next step boundary")
+        let admin = SpoolAdmin(layout: try options.changeableLayout())
+        guard try await admin.cancel(id) == .requested else {
+            print("\(id) cancelled")
+            return
         }
+        if noWait {
+            print("\(id) is running; it stops at its next step boundary")
+            return
+        }
+        printToStandardError("\(id) is running; waiting for it to stop at its next step boundary")
+        _ = try await RunWatcher(admin: admin).waitUntilFinished(id) { _ in nil }
+        // Throws, saying where it ended, when the run finished before reaching a step boundary.
+        _ = try await admin.outcomeOfARunThatLeft(id)
+        print("\(id) cancelled")
     }
 }
