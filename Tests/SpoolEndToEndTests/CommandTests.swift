@@ -70,7 +70,7 @@ import Testing
         #expect(first.status == 0, "the event is still written: \(first.stderr)")
         #expect(first.stderr.contains("had no spool: made one"))
         #expect(first.stderr.contains(#"no function handles "user/signed.upp""#))
-        let second = try binary.run(["send", "user/signed.up", "--data", #"{"userId":"u"}"#])
+        let second = try binary.run(["send", "user/signed.up", "--data", #"{"userId":"u"}"#, "--id", "signup-u"])
         #expect(second.status == 0 && second.stderr.isEmpty, "\(second.stderr)")
     }
 

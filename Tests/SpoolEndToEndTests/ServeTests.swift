@@ -83,6 +83,23 @@ import Testing
         }
     }
 
+    @Test func sendWarnsOfAnIDTheServerHasTakenAlready() async throws {
+        let workspace = try Workspace()
+        let binary = try SpoolBinary(spool: workspace.spool)
+        let ids = try Self.seed(binary)
+        let server = try binary.serve(log: "serve")
+        defer { server.stop(SIGKILL) }
+        let data = #"{"userId":"\#(ids.userId)"}"#
+        let first = try binary.run(["send", "user/signed.up", "--data", data, "--id", "signup-1"])
+        #expect(first.status == 0 && first.stderr.isEmpty, "\(first.stderr)")
+        try await waitUntil("the id is taken") {
+            SpoolAdmin(layout: workspace.layout).eventAcceptedAt("signup-1") != nil
+        }
+        let again = try binary.run(["send", "user/signed.up", "--data", data, "--id", "signup-1"])
+        #expect(again.status == 0 && again.stderr.contains(#"an event with id "signup-1" was accepted at"#))
+        server.stop(SIGTERM)
+    }
+
     @Test func killNineMidRunsThenRestartFinishesEveryRunOnce() async throws {
         let workspace = try Workspace()
         let binary = try SpoolBinary(spool: workspace.spool)

@@ -94,6 +94,11 @@ public struct SpoolAdmin: Sendable {
         return marker?.runs.compactMap { try? RunID(validating: $0) } ?? []
     }
 
+    /// When an event with `eventID` was accepted, while its marker is in `ids/` (the dedupe window).
+    public func eventAcceptedAt(_ eventID: String) -> String? {
+        DedupeMarkers(layout: layout, window: .infinity).marker(for: eventID)?.at
+    }
+
     /// Where a run is now, or nil if it is nowhere in the spool.
     public func location(of id: RunID) throws -> RunLocation? { try locator.find(id) }
 

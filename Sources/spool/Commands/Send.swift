@@ -24,21 +24,29 @@ struct Send: AsyncParsableCommand {
             name: name, data: try parseData(), id: id ?? "evt_" + UUID().uuidString.lowercased(),
             ts: Int64(Date().timeIntervalSince1970 * 1000))
         let layout = options.layout
+        // Asked before sending: once sent, the marker may be this event's own.
+        let acceptedBefore = id.flatMap { SpoolAdmin(layout: layout).eventAcceptedAt($0) }
         do {
-            if !layout.exists {
+            let isNew = !layout.exists
+            try layout.create()
+            if isNew {
                 printToStandardError(
                     "\(layout.root) had no spool: made one; `spool serve --spool \(layout.root)` runs its events")
-            }
-            try layout.create()
-            if !FolksbaseFunctions.eventNames.contains(name) {
-                let known = FolksbaseFunctions.eventNames.sorted().joined(separator: ", ")
-                printToStandardError(
-                    "no function handles \"\(name)\", so `spool serve` will move it to rejected/ (events: \(known))")
             }
             sayIfFrozen(layout)
             try await EventProducer(layout: layout).send([event])
         } catch let error as SpoolError where error.code == .invalidInput {
             throw ValidationError(error.message)
+        }
+        if !FolksbaseFunctions.eventNames.contains(name) {
+            let known = FolksbaseFunctions.eventNames.sorted().joined(separator: ", ")
+            printToStandardError(
+                "no function handles \"\(name)\", so `spool serve` will move it to rejected/ (events: \(known))")
+        }
+        if let id, let acceptedAt = acceptedBefore {
+            printToStandardError(
+                "an event with id \"\(id)\" was accepted at \(acceptedAt): `spool serve` ignores this one "
+                    + "while that id is remembered (24 hours)")
         }
         print(event.id!)
     }
