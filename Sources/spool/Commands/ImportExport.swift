@@ -25,6 +25,9 @@ struct Import: AsyncParsableCommand {
     func run() async throws {
         let isURL = ["http://", "https://", "s3://", "file://"].contains { file.lowercased().hasPrefix($0) }
         guard isURL || (Disk.exists(file) && !Disk.isDirectory(file)) else { throw ValidationError("no file \(file)") }
+        guard isURL || FileManager.default.isReadableFile(atPath: file) else {
+            throw ValidationError("cannot read \(file): permission denied (run as a user who may read it, or copy it)")
+        }
         let columnMapping = try parseMapping()
         let layout = options.layout
         try layout.create()
