@@ -15,6 +15,13 @@ struct SpoolCommand: AsyncParsableCommand {
     /// Every file a spool command creates (runs, the database, blobs, mail) is private to its owner.
     static func main() async {
         umask(0o077)
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if arguments.first == "help", let name = arguments.dropFirst().first,
+            !configuration.subcommands.contains(where: { $0._commandName == name })
+        {
+            printToStandardError("Error: no command \"\(name)\"; `spool --help` lists them")
+            Foundation.exit(ExitCode.validationFailure.rawValue)
+        }
         var command: ParsableCommand
         do {
             command = try parseAsRoot()

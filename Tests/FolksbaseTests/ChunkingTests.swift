@@ -130,6 +130,13 @@ import Testing
         #expect(throws: NonRetriableError.self) { try ContactColumns(header: ["a"], mapping: ["zz": "email"]) }
     }
 
+    @Test func aFileSeparatedByAnotherCharacterIsToldSo() throws {
+        for (header, shown) in [("Email;First Name", #"";""#), ("Email\tFirst Name", #""\t""#)] {
+            let error = #expect(throws: NonRetriableError.self) { try ContactColumns(header: [header]) }
+            #expect(error?.message.contains("looks separated by \(shown)") == true, "\(String(describing: error))")
+        }
+    }
+
     @Test func aMappingLeavesTheFieldsItDoesNotNameToTheHeaderNames() throws {
         let workEmail = try ContactColumns(
             header: ["Work Email", "First Name", "Last Name", "Phone"], mapping: ["Work Email": "email"])

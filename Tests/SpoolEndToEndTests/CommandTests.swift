@@ -45,6 +45,8 @@ import Testing
             let serve = try binary.run(["serve", option, "inf"])
             #expect(serve.status == 64 && serve.stderr.contains("no greater than a year"), "\(option): \(serve.stderr)")
         }
+        let unknown = try binary.run(["help", "nosuch"])
+        #expect(unknown.status == 64 && unknown.stderr.contains(#"no command "nosuch""#), "\(unknown.stderr)")
         let noRun = try binary.run(["runs", "--status", "bogus"])
         #expect(noRun.status != 0 && noRun.stderr.contains("Usage: spool runs"), "a misuse shows its command's usage")
         let missing = try SpoolBinary(spool: workspace.directory + "/nowhere").run(["runs"])

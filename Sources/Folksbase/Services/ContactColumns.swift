@@ -60,8 +60,11 @@ public struct ContactColumns: Sendable, Hashable {
             if shown.count > Self.maxHeaderShown {
                 shown = shown.prefix(Self.maxHeaderShown) + "… (\(names.count) columns)"
             }
-            throw NonRetriableError(
-                "no email column: the header is \(shown); name one \"Email\" or map one to email with --mapping")
+            var hint = "name one \"Email\" or map one to email with --mapping"
+            if names.count == 1, let separator = [";", "\t", "|"].first(where: { names[0].contains($0) }) {
+                hint = "the file looks separated by \(separator.debugDescription), not commas: save it as CSV"
+            }
+            throw NonRetriableError("no email column: the header is \(shown); \(hint)")
         }
         self.columns = columns
         self.headerCount = header.count
