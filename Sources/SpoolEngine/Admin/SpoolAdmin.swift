@@ -71,14 +71,13 @@ public struct SpoolAdmin: Sendable {
         let location = try locate(id)
         let record = try RunRecord.read(from: location.directory + "/" + RunFiles.record)
         let log = RunLog.read(location.directory + "/" + RunFiles.log)
+        let ended = Self.finishedStatus(of: location.folder) != nil || !record.status.isLive
         return RunDetail(
             record: record, folder: location.folder, directory: location.directory,
-            steps: try steps(
-                in: location.directory + "/" + RunFiles.steps, log: log, prefix: "", record: record,
-                folderStatus: Self.finishedStatus(of: location.folder)),
+            steps: try steps(in: location.directory + "/" + RunFiles.steps, log: log, prefix: "", runEnded: ended),
             onFailureSteps: try steps(
-                in: location.directory + "/" + RunFiles.onFailureSteps, log: log, prefix: "on-failure/", record: record,
-                folderStatus: Self.finishedStatus(of: location.folder)),
+                in: location.directory + "/" + RunFiles.onFailureSteps, log: log, prefix: "on-failure/",
+                runEnded: ended),
             log: log)
     }
 
@@ -232,7 +231,7 @@ public struct SpoolAdmin: Sendable {
 
     /// Steps from the step files and the log: attempts, duration of the last attempt, last error.
     private func steps(
-        in folder: String, log: [RunLogEntry], prefix: String, record: RunRecord, folderStatus: RunStatus?
+        in folder: String, log: [RunLogEntry], prefix: String, runEnded: Bool
     ) throws -> [StepSummary] {
         var order: [String] = []
         var byID: [String: StepSummary] = [:]
@@ -273,11 +272,10 @@ public struct SpoolAdmin: Sendable {
             step.attempts = max(step.attempts, 1)
             byID[id] = step
         }
-        // A run that ended while a step waited to retry or woke from sleep leaves that step failed.
-        let ended = folderStatus.map { !$0.isLive } ?? !record.status.isLive
+        // A run that ended while a step waited to retry or to wake leaves that step failed.
         return order.compactMap { byID[$0] }.map { step in
             var step = step
-            if ended && (step.state == .retrying || step.state == .sleeping) { step.state = .failed }
+            if runEnded && (step.state == .retrying || step.state == .sleeping) { step.state = .failed }
             return step
         }
     }
