@@ -170,7 +170,7 @@ extension SQLiteFolksbaseStore {
             let contact = row.contact
             assert(contact.email == StoredEmail.normalize(contact.email), "the caller normalizes emails")
             if let first = concurrent.rowOverwritten(email: contact.email) {
-                duplicates.append(RowError(row: row.row, reason: "duplicate of row \(first)", email: contact.email))
+                duplicates.append(duplicate(row, of: first))
                 continue
             }
             try concurrent.noteOverwrite(email: contact.email)
@@ -185,7 +185,7 @@ extension SQLiteFolksbaseStore {
             try statement.run()
             let rowID = db.lastInsertRowID
             if db.changes == 0 {
-                duplicates.append(try duplicate(row, workspaceID: workspaceID, db))
+                duplicates.append(duplicate(row, of: try firstRow(of: contact.email, workspaceID: workspaceID, db)))
             } else if try rowID != lastRowID || isContact(id, at: rowID, db) {
                 inserted += 1
             } else {
@@ -208,13 +208,17 @@ extension SQLiteFolksbaseStore {
         try db.fetchOne("SELECT id = ? FROM contacts WHERE rowid = ?", id, rowID) { $0.int64(at: 0) != 0 } ?? false
     }
 
-    private static func duplicate(
-        _ row: ContactRow, workspaceID: String, _ db: SQLiteConnection.Session
-    ) throws -> RowError {
-        let first = try db.fetchOne(
-            "SELECT import_row FROM contacts WHERE workspace_id = ? AND email = ?", workspaceID, row.contact.email
-        ) { $0.optionalInt64(at: 0) }
-        let reason = first.flatMap { $0 }.map { "duplicate of row \($0)" } ?? "duplicate of an earlier row"
+    /// The import row that wrote `email`'s contact last, if it came from an import.
+    private static func firstRow(of email: String, workspaceID: String, _ db: SQLiteConnection.Session) throws
+        -> Int64?
+    {
+        try db.fetchOne("SELECT import_row FROM contacts WHERE workspace_id = ? AND email = ?", workspaceID, email) {
+            $0.optionalInt64(at: 0)
+        } ?? nil
+    }
+
+    private static func duplicate(_ row: ContactRow, of first: Int64?) -> RowError {
+        let reason = first.map { "duplicate of row \($0)" } ?? "duplicate of an earlier row"
         return RowError(row: row.row, reason: reason, email: row.contact.email)
     }
 
