@@ -98,7 +98,7 @@ import Testing
         ]
         openssl.standardError = FileHandle.nullDevice
         try openssl.run()
-        openssl.waitUntilExit()
+        _ = waitForExit(openssl)
         let tls = try LocalServer(["python3", Self.script, "{port}", root, cert, key])
         _ = try file("secret.csv", bytes: 10)
         let error = try await #require(throws: TransferError.self) {

@@ -253,8 +253,7 @@ struct SMTPClientTests {
         ]
         openssl.standardError = FileHandle.nullDevice
         try openssl.run()
-        openssl.waitUntilExit()
-        try #require(openssl.terminationStatus == 0, "openssl req failed")
+        try #require(waitForExit(openssl) ?? 0 == 0, "openssl req failed")
         return (cert, key)
     }
 }

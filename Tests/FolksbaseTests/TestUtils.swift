@@ -1,5 +1,6 @@
 import Foundation
 import SpoolEngine
+import TestServers
 
 @testable import Folksbase
 
@@ -54,8 +55,8 @@ func runPython(_ script: String, _ arguments: [String]) throws -> Data {
     process.standardOutput = output
     try process.run()
     let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else { throw SpoolError(.io, "python exited \(process.terminationStatus)") }
+    // A lost status leaves the output to speak: the caller checks what it holds.
+    if let status = waitForExit(process), status != 0 { throw SpoolError(.io, "python exited \(status)") }
     return data
 }
 

@@ -47,7 +47,7 @@ public final class LocalServer: @unchecked Sendable {
     deinit {
         if process.isRunning {
             kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            _ = waitForExit(process)
         }
         unlink(logPath)
     }
@@ -61,8 +61,7 @@ public final class LocalServer: @unchecked Sendable {
         check.arguments = ["python3", "-c", "import \(name)"]
         check.standardError = FileHandle.nullDevice
         guard (try? check.run()) != nil else { return false }
-        check.waitUntilExit()
-        return check.terminationStatus == 0
+        return waitForExit(check) == 0
     }
 
     private static func read(_ path: String) -> String {
